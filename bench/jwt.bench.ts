@@ -1,0 +1,25 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { localSigningKey } from '../lambda/keys/private-key';
+import type { Signer } from '../lambda/keys/signer';
+import { mintKeyPairJwt } from '../lambda/snowflake/jwt';
+import { measure, printTable, round, writeResults } from './measure';
+
+/** Target (DESIGN.md): minting a JWT costs at most 1.3× a bare crypto.sign RS256 signature. */
+export async function jwtBench(): Promise<{ ratio: number; pass: boolean }> {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const key = localSigningKey(privateKey, 'bench');
+  const signer: Signer = { source: 'bench', currentKey: async () => key, refresh: () => {} };
+  const input = Buffer.from('eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJYWTEyMzQ1LlNWQy5TSEEyNTY6eHh4Iiwic3ViIjoiWFkxMjM0NS5TVkMifQ');
+
+  const bare = await measure('crypto.sign RS256 (bare)', () => sign('sha256', input, privateKey));
+  const mint = await measure('mintKeyPairJwt (cached key)', () => mintKeyPairJwt({ account: 'myorg-acct', user: 'svc', signer }));
+  const ratio = round(mint.medianUs / bare.medianUs, 2);
+  const pass = ratio <= 1.3;
+  printTable('JWT minting vs a bare RS256 signature (target ≤ 1.3×)', [
+    { ...bare, ratio: 1 },
+    { ...mint, ratio },
+  ]);
+  console.log(`JWT mint / bare sign = ${ratio}× → ${pass ? 'PASS' : 'FAIL'} (target ≤ 1.3×)`);
+  writeResults('jwt', { rows: [bare, mint], ratio, target: 1.3, pass });
+  return { ratio, pass };
+}

@@ -1,0 +1,66 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+
+/** One benchmark row: what was measured and how fast it ran. */
+export interface BenchRow {
+  readonly name: string;
+  readonly iterations: number;
+  /** Median per-operation time over the batches, in microseconds. */
+  readonly medianUs: number;
+  readonly p99Us: number;
+  readonly opsPerSecond: number;
+}
+
+/**
+ * Time `op` in batches after a warm-up and report the median batch's per-operation cost. Batches
+ * (rather than single calls) keep timer resolution out of sub-millisecond figures.
+ *
+ * @example
+ * ```ts
+ * const row = await measure('crypto.sign RS256', () => sign('sha256', data, key));
+ * ```
+ */
+export async function measure(
+  name: string,
+  op: () => unknown,
+  { batches = 30, batchSize = 50, warmup = 200 }: { batches?: number; batchSize?: number; warmup?: number } = {},
+): Promise<BenchRow> {
+  for (let i = 0; i < warmup; i += 1) await op();
+  const perOp: number[] = [];
+  for (let b = 0; b < batches; b += 1) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < batchSize; i += 1) await op();
+    perOp.push(Number(process.hrtime.bigint() - start) / 1000 / batchSize);
+  }
+  perOp.sort((x, y) => x - y);
+  const median = perOp[Math.floor(perOp.length / 2)]!;
+  return {
+    name,
+    iterations: batches * batchSize,
+    medianUs: round(median),
+    p99Us: round(perOp[Math.min(perOp.length - 1, Math.floor(perOp.length * 0.99))]!),
+    opsPerSecond: Math.round(1e6 / median),
+  };
+}
+
+export function round(value: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Print rows as an aligned table. */
+export function printTable(title: string, rows: readonly Record<string, unknown>[]): void {
+  console.log(`\n## ${title}`);
+  if (rows.length === 0) return;
+  const keys = Object.keys(rows[0]!);
+  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(keys));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows) console.log(line(keys.map((k) => String(row[k]))));
+}
+
+/** Write a benchmark's results to bench/results/<name>.json. */
+export function writeResults(name: string, data: unknown): void {
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(`bench/results/${name}.json`, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2)}\n`);
+}

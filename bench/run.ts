@@ -1,0 +1,6 @@
+// `npm run bench`: runs every benchmark, prints its table, writes bench/results/*.json.
+// Exit code 1 when a target is missed, so a regression is visible.
+import { jwtBench } from './jwt.bench';
+
+const results = [await jwtBench()];
+process.exitCode = results.every((r) => r.pass) ? 0 : 1;

@@ -1,0 +1,53 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { UsageError } from './errors';
+import type { CliIo } from './io';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Strict flag parsing: unknown flags and missing values become a {@link UsageError} (exit 2).
+ *
+ * @example
+ * ```ts
+ * const { values } = parseFlags(args, { account: { type: 'string' } }, 'jwt');
+ * ```
+ */
+export function parseFlags<const O extends Options>(
+  args: string[],
+  options: O,
+  command: string,
+  allowPositionals = false,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new UsageError(`${command}: ${(error as Error).message}. Run "token-vendor --help".`);
+  }
+}
+
+/** A flag that must be present. */
+export function required(value: string | undefined, flag: string, command: string): string {
+  if (value === undefined || value === '') throw new UsageError(`${command}: --${flag} is required.`);
+  return value;
+}
+
+/** The passphrase named by `--passphrase-env VAR`; the variable must be set. */
+export function passphraseFromEnv(
+  variable: string | undefined,
+  io: CliIo,
+  command: string,
+): string | undefined {
+  if (variable === undefined) return undefined;
+  const value = io.env[variable];
+  if (value === undefined || value === '') {
+    throw new UsageError(`${command}: --passphrase-env names ${variable}, which is not set.`);
+  }
+  return value;
+}
+
+/** A whole number of seconds from a flag. */
+export function seconds(value: string | undefined, flag: string, command: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${command}: --${flag} must be a whole number of seconds.`);
+  return Number(value);
+}

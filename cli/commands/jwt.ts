@@ -1,0 +1,39 @@
+import { FileSigner } from '../../lambda/keys/file-signer';
+import { mintKeyPairJwt } from '../../lambda/snowflake/jwt';
+import { parseFlags, passphraseFromEnv, required, seconds } from '../args';
+import type { CliIo } from '../io';
+
+export const usage =
+  'jwt --account A --user U --private-key-file F [--passphrase-env VAR] [--lifetime S] [--json]';
+
+/** `token-vendor jwt`: mint a key-pair JWT; stdout carries the JWT alone, or JSON with TTL fields. */
+export async function jwt(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseFlags(
+    args,
+    {
+      account: { type: 'string' },
+      user: { type: 'string' },
+      'private-key-file': { type: 'string' },
+      'passphrase-env': { type: 'string' },
+      lifetime: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    'jwt',
+  );
+  const signer = new FileSigner({
+    path: required(values['private-key-file'], 'private-key-file', 'jwt'),
+    passphrase: passphraseFromEnv(values['passphrase-env'], io, 'jwt'),
+  });
+  const minted = await mintKeyPairJwt({
+    account: required(values.account, 'account', 'jwt'),
+    user: required(values.user, 'user', 'jwt'),
+    signer,
+    lifetimeSeconds: seconds(values.lifetime, 'lifetime', 'jwt'),
+  });
+  if (!values.json) {
+    io.stdout.write(`${minted.token}\n`);
+    return;
+  }
+  const { keyVersion: _keyVersion, ...shown } = minted;
+  io.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+}

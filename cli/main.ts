@@ -1,0 +1,56 @@
+import * as fingerprintCommand from './commands/fingerprint';
+import * as jwtCommand from './commands/jwt';
+import * as tokenIdModule from './commands/token-id';
+import { errorLine, exitCodeFor, UsageError } from './errors';
+import { type CliIo, ExitCode } from './io';
+
+type Command = { run: (args: string[], io: CliIo) => Promise<void>; usage: string };
+
+const COMMANDS: Record<string, Command> = {
+  fingerprint: { run: fingerprintCommand.fingerprint, usage: fingerprintCommand.usage },
+  jwt: { run: jwtCommand.jwt, usage: jwtCommand.usage },
+  'token-id': { run: tokenIdModule.tokenIdCommand, usage: tokenIdModule.usage },
+};
+
+function help(): string {
+  const lines = Object.values(COMMANDS).map((c) => `  token-vendor ${c.usage}`);
+  return [
+    'Usage:',
+    ...lines,
+    '',
+    'Exit codes: 0 success, 2 bad usage or input, 3 rejected by Snowflake/OAuth, 4 upstream error, 1 other.',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Run `token-vendor` with `argv` (without node and script) and return the exit code. Only the result
+ * goes to stdout; an error is one line on stderr.
+ *
+ * @example
+ * ```ts
+ * const code = await main(['fingerprint', '--private-key-file', 'k.p8'], { stdout, stderr, env: process.env });
+ * ```
+ */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(help());
+    return ExitCode.Ok;
+  }
+  try {
+    const command = name === undefined ? undefined : COMMANDS[name];
+    if (!command) {
+      throw new UsageError(
+        name === undefined
+          ? 'no command given. Run "token-vendor --help".'
+          : `unknown command "${name}". Run "token-vendor --help".`,
+      );
+    }
+    await command.run(args, io);
+    return ExitCode.Ok;
+  } catch (error) {
+    io.stderr.write(`${errorLine(error)}\n`);
+    return exitCodeFor(error);
+  }
+}

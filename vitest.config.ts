@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    // Tests spawn openssl, the CLI and HTTP servers; two workers match the 2-core machine.
+    maxWorkers: 2,
+    // In CI, also write machine-readable results; .ci/run prints them as one closing summary line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.ci/results.json' },
+  },
+});

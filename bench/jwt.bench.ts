@@ -9,10 +9,14 @@ export async function jwtBench(): Promise<{ ratio: number; pass: boolean }> {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const key = localSigningKey(privateKey, 'bench');
   const signer: Signer = { source: 'bench', currentKey: async () => key, refresh: () => {} };
-  const input = Buffer.from('eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJYWTEyMzQ1LlNWQy5TSEEyNTY6eHh4Iiwic3ViIjoiWFkxMjM0NS5TVkMifQ');
+  const input = Buffer.from(
+    'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJYWTEyMzQ1LlNWQy5TSEEyNTY6eHh4Iiwic3ViIjoiWFkxMjM0NS5TVkMifQ',
+  );
 
   const bare = await measure('crypto.sign RS256 (bare)', () => sign('sha256', input, privateKey));
-  const mint = await measure('mintKeyPairJwt (cached key)', () => mintKeyPairJwt({ account: 'myorg-acct', user: 'svc', signer }));
+  const mint = await measure('mintKeyPairJwt (cached key)', () =>
+    mintKeyPairJwt({ account: 'myorg-acct', user: 'svc', signer }),
+  );
   const ratio = round(mint.medianUs / bare.medianUs, 2);
   const pass = ratio <= 1.3;
   printTable('JWT minting vs a bare RS256 signature (target ≤ 1.3×)', [

@@ -22,7 +22,11 @@ export interface BenchRow {
 export async function measure(
   name: string,
   op: () => unknown,
-  { batches = 30, batchSize = 50, warmup = 200 }: { batches?: number; batchSize?: number; warmup?: number } = {},
+  {
+    batches = 30,
+    batchSize = 50,
+    warmup = 200,
+  }: { batches?: number; batchSize?: number; warmup?: number } = {},
 ): Promise<BenchRow> {
   for (let i = 0; i < warmup; i += 1) await op();
   const perOp: number[] = [];
@@ -62,5 +66,8 @@ export function printTable(title: string, rows: readonly Record<string, unknown>
 /** Write a benchmark's results to bench/results/<name>.json. */
 export function writeResults(name: string, data: unknown): void {
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync(`bench/results/${name}.json`, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2)}\n`);
+  writeFileSync(
+    `bench/results/${name}.json`,
+    `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2)}\n`,
+  );
 }

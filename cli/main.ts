@@ -1,5 +1,6 @@
 import * as fingerprintCommand from './commands/fingerprint';
 import * as jwtCommand from './commands/jwt';
+import * as postgresTokenCommand from './commands/postgres-token';
 import * as tokenIdModule from './commands/token-id';
 import { errorLine, exitCodeFor, UsageError } from './errors';
 import { type CliIo, ExitCode } from './io';
@@ -9,6 +10,7 @@ type Command = { run: (args: string[], io: CliIo) => Promise<void>; usage: strin
 const COMMANDS: Record<string, Command> = {
   fingerprint: { run: fingerprintCommand.fingerprint, usage: fingerprintCommand.usage },
   jwt: { run: jwtCommand.jwt, usage: jwtCommand.usage },
+  'postgres-token': { run: postgresTokenCommand.postgresToken, usage: postgresTokenCommand.usage },
   'token-id': { run: tokenIdModule.tokenIdCommand, usage: tokenIdModule.usage },
 };
 

@@ -142,3 +142,16 @@ function invalid(raw: string, why: string): AccountIdentifierError {
     `Cannot interpret Snowflake account "${shown}": ${why}. ${ACCEPTED_FORMS}`,
   );
 }
+
+/**
+ * The default SQL API base URL for an account identifier: `https://<identifier as in the URL>.snowflakecomputing.com`.
+ * Privatelink identifiers keep their `.privatelink` part; configure `apiBaseUrl` for anything else.
+ *
+ * @example
+ * ```ts
+ * defaultSqlApiBaseUrl('myorg.myaccount'); // 'https://myorg-myaccount.snowflakecomputing.com'
+ * ```
+ */
+export function defaultSqlApiBaseUrl(input: string): string {
+  return `https://${parseAccountIdentifier(input).hostPrefix}.snowflakecomputing.com`;
+}

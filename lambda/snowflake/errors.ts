@@ -13,3 +13,53 @@ export class JwtRequestError extends TokenVendorError {
     super(code, message);
   }
 }
+
+/** Stable codes for SQL API failures. */
+export const SnowflakeErrorCode = {
+  /** Snowflake refused the JWT (HTTP 401) even after a fresh JWT (and key re-read). */
+  AuthFailed: 'SNOWFLAKE_AUTH_FAILED',
+  /** Snowflake refused the statement or the request (400, 403, 404, 415, 422). Retrying will not help. */
+  Rejected: 'SNOWFLAKE_REJECTED',
+  /** The statement reached its timeout and was cancelled (408). */
+  StatementTimeout: 'SNOWFLAKE_STATEMENT_TIMEOUT',
+  /** 429/5xx/network failures outlasted the retries or the deadline. Retrying later may help. */
+  Unavailable: 'SNOWFLAKE_UNAVAILABLE',
+  /** An answer the client cannot read (an unexpected shape). */
+  Protocol: 'SNOWFLAKE_PROTOCOL_ERROR',
+} as const;
+export type SnowflakeErrorCode = (typeof SnowflakeErrorCode)[keyof typeof SnowflakeErrorCode];
+
+/** What Snowflake said, carried by a {@link SnowflakeError}. */
+export interface SnowflakeErrorDetails {
+  readonly httpStatus?: number;
+  /** Snowflake's own code (`390144`, `002003`, …). */
+  readonly snowflakeCode?: string;
+  readonly sqlState?: string;
+  readonly statementHandle?: string;
+  readonly requestId?: string;
+  /** For Unavailable after a 429 whose Retry-After outlasted the deadline. */
+  readonly retryAfterSeconds?: number;
+  readonly attempts?: number;
+}
+
+/** A SQL API failure with Snowflake's code, SQL state, statement handle and HTTP status. */
+export class SnowflakeError extends TokenVendorError {
+  declare readonly code: SnowflakeErrorCode;
+  readonly httpStatus?: number;
+  readonly snowflakeCode?: string;
+  readonly sqlState?: string;
+  readonly statementHandle?: string;
+  readonly requestId?: string;
+  readonly retryAfterSeconds?: number;
+  readonly attempts?: number;
+
+  constructor(
+    code: SnowflakeErrorCode,
+    message: string,
+    details: SnowflakeErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    Object.assign(this, details);
+  }
+}

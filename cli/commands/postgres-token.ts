@@ -1,0 +1,51 @@
+import { FileSigner } from '../../lambda/keys/file-signer';
+import { defaultSqlApiBaseUrl } from '../../lambda/snowflake/account';
+import { mintPostgresAccessToken } from '../../lambda/snowflake/postgres-token';
+import { SqlApiClient } from '../../lambda/snowflake/sql-api';
+import { parseFlags, passphraseFromEnv, required } from '../args';
+import type { CliIo } from '../io';
+
+export const usage =
+  'postgres-token --account A --user U --private-key-file F --instance I --pg-user P [--api-url URL] [--role R] [--warehouse W] [--passphrase-env VAR] [--json]';
+
+/** `token-vendor postgres-token`: mint a Snowflake Postgres access token through the SQL API. */
+export async function postgresToken(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseFlags(
+    args,
+    {
+      account: { type: 'string' },
+      user: { type: 'string' },
+      'private-key-file': { type: 'string' },
+      'passphrase-env': { type: 'string' },
+      instance: { type: 'string' },
+      'pg-user': { type: 'string' },
+      'api-url': { type: 'string' },
+      role: { type: 'string' },
+      warehouse: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    'postgres-token',
+  );
+  const account = required(values.account, 'account', 'postgres-token');
+  const sql = new SqlApiClient({
+    baseUrl: values['api-url'] ?? defaultSqlApiBaseUrl(account),
+    account,
+    user: required(values.user, 'user', 'postgres-token'),
+    signer: new FileSigner({
+      path: required(values['private-key-file'], 'private-key-file', 'postgres-token'),
+      passphrase: passphraseFromEnv(values['passphrase-env'], io, 'postgres-token'),
+    }),
+    role: values.role,
+    warehouse: values.warehouse,
+  });
+  const minted = await mintPostgresAccessToken(sql, {
+    instance: required(values.instance, 'instance', 'postgres-token'),
+    username: required(values['pg-user'], 'pg-user', 'postgres-token'),
+    deadline: Date.now() + 60_000,
+  });
+  if (!values.json) {
+    io.stdout.write(`${minted.token}\n`);
+    return;
+  }
+  io.stdout.write(`${JSON.stringify(minted, null, 2)}\n`);
+}

@@ -1,0 +1,522 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Fault, FaultQueue } from './faults';
+import { verifySnowflakeJwt } from './jwt-verifier';
+import {
+  type EmulatedInstance,
+  type EmulatedUser,
+  type InstanceSpec,
+  type IssuedPostgresToken,
+  makeUser,
+  publicKeyBodyOf,
+  resolveIdentifier,
+  type UserSpec,
+} from './state';
+import { executeStatement, type StatementOutcome } from './statements';
+
+export interface SnowflakeEmulatorOptions {
+  /** Account name as it appears in JWTs (`MYORG-MYACCOUNT`). */
+  readonly accountName: string;
+  /** Optional account locator (`XY12345`), also accepted in JWTs. */
+  readonly accountLocator?: string;
+  readonly users?: readonly UserSpec[];
+  readonly postgresInstances?: readonly InstanceSpec[];
+  /** 0 (default) picks a free port. Always bound to 127.0.0.1. */
+  readonly port?: number;
+  readonly now?: () => number;
+  /**
+   * Answer every JWT problem with the generic 390144 as production Snowflake usually does (the specific
+   * code is then only visible to an admin). Default false: answer the specific code.
+   */
+  readonly genericJwtErrors?: boolean;
+  /** Called (and awaited) for every Postgres token issued, before the answer is sent. */
+  readonly onPostgresToken?: (token: IssuedPostgresToken) => void | Promise<void>;
+}
+
+/** One HTTP request the emulator received. */
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly receivedAt: number;
+  status?: number;
+}
+
+/** One statement the emulator actually executed. */
+export interface Execution {
+  readonly requestId: string;
+  readonly statementHandle: string;
+  readonly statement: string;
+  readonly label: string;
+  readonly user: string;
+  readonly role: string;
+  readonly outcome: StatementOutcome['kind'];
+  readonly at: number;
+}
+
+interface StoredStatement {
+  readonly handle: string;
+  readonly requestId: string;
+  readonly user: string;
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  pollsRemaining: number;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A strict Snowflake SQL API v2 emulator on 127.0.0.1: it verifies key-pair JWTs as Snowflake does,
+ * requires the headers the API requires, answers in the API's shapes and codes, honours `requestId` +
+ * `retry=true`, records what it receives, and injects faults on demand.
+ *
+ * @example
+ * ```ts
+ * const sf = await startSnowflakeEmulator({ accountName: 'MYORG-ACCT', users: [{ name: 'SVC', roles: ['VENDOR'], publicKey }] });
+ * sf.faults.push({ kind: 'throttle', retryAfterSeconds: 1 }, 2);
+ * await sf.close();
+ * ```
+ */
+export class SnowflakeEmulator {
+  readonly faults = new FaultQueue();
+  readonly requests: RecordedRequest[] = [];
+  readonly executions: Execution[] = [];
+  readonly users = new Map<string, EmulatedUser>();
+  readonly instances = new Map<string, EmulatedInstance>();
+  readonly tokens = new Map<string, IssuedPostgresToken>();
+  readonly #accounts: Set<string>;
+  readonly #statements = new Map<string, StoredStatement>();
+  readonly #byRequestId = new Map<string, StoredStatement>();
+  readonly #now: () => number;
+  readonly #server: Server;
+  #url = '';
+
+  constructor(private readonly options: SnowflakeEmulatorOptions) {
+    this.#now = options.now ?? Date.now;
+    this.#accounts = new Set([
+      options.accountName.toUpperCase(),
+      ...(options.accountLocator ? [options.accountLocator.toUpperCase()] : []),
+    ]);
+    for (const user of options.users ?? []) this.addUser(user);
+    for (const instance of options.postgresInstances ?? []) this.addPostgresInstance(instance);
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent)
+          send(res, 500, { code: '000603', message: `Emulator internal error: ${(error as Error).message}` });
+      });
+    });
+    this.#server.keepAliveTimeout = 1000;
+  }
+
+  /** Base URL, e.g. `http://127.0.0.1:49152`. */
+  get url(): string {
+    return this.#url;
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  addUser(spec: UserSpec): EmulatedUser {
+    const user = makeUser(spec, new Date(this.#now()));
+    this.users.set(user.name, user);
+    return user;
+  }
+
+  addPostgresInstance(spec: InstanceSpec): EmulatedInstance {
+    const instance: EmulatedInstance = {
+      name: resolveIdentifier(spec.name),
+      ownerRole: spec.ownerRole.toUpperCase(),
+      usageRoles: new Set((spec.usageRoles ?? []).map((r) => r.toUpperCase())),
+    };
+    this.instances.set(instance.name, instance);
+    return instance;
+  }
+
+  /** Set (or clear, with undefined) a user's key slot, as an admin would with ALTER USER. */
+  setUserKey(userName: string, slot: 1 | 2, key: Parameters<typeof publicKeyBodyOf>[0] | undefined): void {
+    const user = this.users.get(userName.toUpperCase());
+    if (!user) throw new Error(`no user ${userName}`);
+    const body = key === undefined ? undefined : publicKeyBodyOf(key);
+    const at = key === undefined ? undefined : new Date(this.#now());
+    if (slot === 1) {
+      user.rsaPublicKey = body;
+      user.rsaPublicKeyLastSet = at;
+    } else {
+      user.rsaPublicKey2 = body;
+      user.rsaPublicKey2LastSet = at;
+    }
+  }
+
+  /** The issued token if it exists and has not expired (expiry only blocks new connections). */
+  validatePostgresToken(token: string): IssuedPostgresToken | undefined {
+    const issued = this.tokens.get(token);
+    return issued && issued.expiresAt.getTime() > this.#now() ? issued : undefined;
+  }
+
+  /** Executions of statements whose label is `label` (`generate-postgres-token`, `desc-user`, …). */
+  executionsOf(label: string): Execution[] {
+    return this.executions.filter((e) => e.label === label);
+  }
+
+  /** Forget recorded requests and executions (not users, keys or tokens). */
+  clearRecords(): void {
+    this.requests.length = 0;
+    this.executions.length = 0;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const body = await readBody(req);
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+      ),
+      body: body ?? '',
+      receivedAt: this.#now(),
+    };
+    this.requests.push(record);
+    const reply = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      record.status = status;
+      send(res, status, payload, headers);
+    };
+
+    const poll = /^\/api\/v2\/statements\/([^/]+)$/.exec(url.pathname);
+    const isSubmit = url.pathname === '/api/v2/statements';
+    if (!isSubmit && !poll) return reply(404, { code: '390404', message: `Unknown path ${url.pathname}.` });
+    if (isSubmit && req.method !== 'POST')
+      return reply(405, { code: '390405', message: 'Use POST to submit statements.' });
+    if (poll && req.method !== 'GET')
+      return reply(405, { code: '390405', message: 'Use GET to poll a statement.' });
+    if (body === undefined) return reply(413, { code: '390142', message: 'Request body too large.' });
+
+    const fault = this.faults.take();
+    if (fault && !('afterExecute' in fault && fault.afterExecute)) {
+      const handled = await this.#applyFault(fault, req, res, record);
+      if (handled) return;
+    }
+
+    if (!req.headers['user-agent'])
+      return reply(400, { code: '391903', message: 'User-Agent header is required.' });
+    const accept = req.headers.accept;
+    if (accept && !/application\/json|\*\/\*/.test(accept))
+      return reply(406, { code: '391906', message: 'Accept must allow application/json.' });
+
+    const caller = await this.#authenticate(req);
+    if ('code' in caller) return reply(401, { code: caller.code, message: caller.message });
+
+    if (poll) return this.#poll(poll[1]!, caller.user, reply);
+
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      return reply(415, {
+        code: '391902',
+        message: 'Unsupported media type; use Content-Type: application/json.',
+      });
+    }
+    const requestId = url.searchParams.get('requestId') ?? randomUUID();
+    if (!UUID.test(requestId)) return reply(400, { code: '390142', message: 'requestId must be a UUID.' });
+    const retry = url.searchParams.get('retry') === 'true';
+    let payload: Record<string, unknown>;
+    try {
+      payload = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      return reply(400, { code: '390142', message: 'Incoming request does not contain a valid payload.' });
+    }
+    if (typeof payload.statement !== 'string' || payload.statement.trim() === '') {
+      return reply(400, {
+        code: '390142',
+        message: 'Incoming request does not contain a valid payload: statement is required.',
+      });
+    }
+
+    const previous = this.#byRequestId.get(requestId);
+    if (previous && retry && previous.user === caller.user.name) {
+      // The statement already ran: answer as before without running it again.
+      if (previous.pollsRemaining > 0) return reply(202, accepted(previous.handle, requestId));
+      return reply(previous.status, previous.body);
+    }
+
+    if (fault?.kind === 'statement-timeout') {
+      const handle = randomUUID();
+      const timeout = typeof payload.timeout === 'number' ? payload.timeout : 0;
+      return reply(408, {
+        code: '000630',
+        sqlState: '57014',
+        message: `Statement reached its statement or warehouse timeout of ${timeout} second(s) and was canceled.`,
+        statementHandle: handle,
+        statementStatusUrl: statusUrl(handle, requestId),
+      });
+    }
+
+    const stored = await this.#execute(payload, requestId, caller.user);
+    this.#statements.set(stored.handle, stored);
+    this.#byRequestId.set(requestId, stored);
+
+    if (fault && 'afterExecute' in fault && fault.afterExecute) {
+      await this.#applyFault(fault, req, res, record);
+      return;
+    }
+    if (fault?.kind === 'async') {
+      stored.pollsRemaining = fault.polls;
+      return reply(202, accepted(stored.handle, requestId));
+    }
+    return reply(stored.status, stored.body);
+  }
+
+  /** Apply a fault; returns true when the request has been answered (or dropped). */
+  async #applyFault(
+    fault: Fault,
+    _req: IncomingMessage,
+    res: ServerResponse,
+    record: RecordedRequest,
+  ): Promise<boolean> {
+    switch (fault.kind) {
+      case 'throttle':
+        record.status = 429;
+        send(
+          res,
+          429,
+          { code: '390505', message: 'Too many requests. Please retry later.' },
+          fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) },
+        );
+        return true;
+      case 'server-error':
+        record.status = fault.status;
+        if (fault.status === 502 || fault.status === 504) {
+          res
+            .writeHead(fault.status, { 'Content-Type': 'text/html' })
+            .end(`<html><body>${fault.status} Gateway error</body></html>`);
+        } else {
+          send(res, fault.status, { code: '390503', message: 'Service temporarily unavailable.' });
+        }
+        return true;
+      case 'drop':
+        record.status = 0;
+        res.socket?.destroy();
+        return true;
+      case 'malformed':
+        record.status = 200;
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end('{"resultSetMetaData": {"numRows": 1, "format": "jsonv2"');
+        return true;
+      case 'delay':
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        return false;
+      default:
+        return false; // async and statement-timeout are applied by the caller
+    }
+  }
+
+  async #authenticate(
+    req: IncomingMessage,
+  ): Promise<{ user: EmulatedUser } | { code: string; message: string }> {
+    const authorization = req.headers.authorization ?? '';
+    const match = /^Bearer (\S+)$/.exec(authorization);
+    // Snowflake's exact code for a missing header is undocumented; 390101 is the emulator's choice.
+    if (!match) return { code: '390101', message: 'Authorization header not found or not a Bearer token.' };
+    const tokenType = req.headers['x-snowflake-authorization-token-type'];
+    const incident = randomUUID();
+    if (tokenType !== undefined && tokenType !== 'KEYPAIR_JWT') {
+      return {
+        code: '390144',
+        message: `JWT token is invalid: token type ${tokenType} is not supported here. [${incident}]`,
+      };
+    }
+    const verified = await verifySnowflakeJwt(match[1]!, this.#accounts, this.users, this.#now());
+    if ('code' in verified) {
+      if (this.options.genericJwtErrors)
+        return { code: '390144', message: `JWT token is invalid. [${incident}]` };
+      return { code: verified.code, message: `JWT token is invalid: ${verified.reason}. [${incident}]` };
+    }
+    return { user: verified.user };
+  }
+
+  #poll(handle: string, user: EmulatedUser, reply: (status: number, payload: unknown) => void): void {
+    const stored = this.#statements.get(handle);
+    if (!stored || stored.user !== user.name) {
+      reply(422, {
+        code: '000709',
+        sqlState: '02000',
+        message: `Statement ${handle} not found.`,
+        statementHandle: handle,
+      });
+      return;
+    }
+    if (stored.pollsRemaining > 0) {
+      stored.pollsRemaining -= 1;
+      reply(202, accepted(handle, stored.requestId));
+      return;
+    }
+    reply(stored.status, stored.body);
+  }
+
+  async #execute(
+    payload: Record<string, unknown>,
+    requestId: string,
+    user: EmulatedUser,
+  ): Promise<StoredStatement> {
+    const handle = randomUUID();
+    const createdOn = this.#now();
+    const role = typeof payload.role === 'string' ? payload.role : user.defaultRole;
+    const statement = payload.statement as string;
+    const base = { handle, requestId, user: user.name, pollsRemaining: 0 };
+    const record = (label: string, outcome: StatementOutcome['kind']) =>
+      this.executions.push({
+        requestId,
+        statementHandle: handle,
+        statement,
+        label,
+        user: user.name,
+        role,
+        outcome,
+        at: createdOn,
+      });
+
+    if (!user.roles.has(role)) {
+      record('session', 'error');
+      return {
+        ...base,
+        status: 422,
+        body: {
+          code: '390189',
+          sqlState: '08004',
+          message: `Role '${role}' specified in the connect string is not granted to this user.`,
+          statementHandle: handle,
+          statementStatusUrl: statusUrl(handle, requestId),
+        },
+      };
+    }
+    const bindings = parseBindings(payload.bindings);
+    const issued: IssuedPostgresToken[] = [];
+    const outcome = executeStatement(statement, {
+      user,
+      role,
+      users: this.users,
+      instances: this.instances,
+      bindings,
+      now: new Date(createdOn),
+      issueToken: (token) => issued.push(token),
+    });
+    for (const token of issued) {
+      this.tokens.set(token.token, token);
+      await this.options.onPostgresToken?.(token);
+    }
+    record(outcome.label, outcome.kind);
+    if (outcome.kind === 'error') {
+      return {
+        ...base,
+        status: 422,
+        body: {
+          code: outcome.code,
+          sqlState: outcome.sqlState,
+          message: outcome.message,
+          statementHandle: handle,
+          statementStatusUrl: statusUrl(handle, requestId),
+        },
+      };
+    }
+    return {
+      ...base,
+      status: 200,
+      body: {
+        resultSetMetaData: {
+          numRows: outcome.rows.length,
+          format: 'jsonv2',
+          partitionInfo: [
+            { rowCount: outcome.rows.length, uncompressedSize: JSON.stringify(outcome.rows).length },
+          ],
+          rowType: outcome.rowType,
+        },
+        data: outcome.rows,
+        code: '090001',
+        statementStatusUrl: statusUrl(handle, requestId),
+        requestId,
+        sqlState: '00000',
+        statementHandle: handle,
+        message: 'Statement executed successfully.',
+        createdOn,
+      },
+    };
+  }
+}
+
+/**
+ * Start an emulator on 127.0.0.1 and wait until it listens.
+ *
+ * @example
+ * ```ts
+ * const sf = await startSnowflakeEmulator({ accountName: 'MYORG-ACCT', users: [{ name: 'SVC', publicKey }] });
+ * ```
+ */
+export function startSnowflakeEmulator(options: SnowflakeEmulatorOptions): Promise<SnowflakeEmulator> {
+  return new SnowflakeEmulator(options).listen();
+}
+
+function statusUrl(handle: string, requestId: string): string {
+  return `/api/v2/statements/${handle}?requestId=${requestId}`;
+}
+
+function accepted(handle: string, requestId: string): Record<string, unknown> {
+  return {
+    code: '333334',
+    message:
+      'Asynchronous execution in progress. Use provided query id to perform query monitoring and management.',
+    statementHandle: handle,
+    statementStatusUrl: statusUrl(handle, requestId),
+  };
+}
+
+/** `{"1": {"type": "TEXT", "value": "x"}, …}` → values in index order. */
+function parseBindings(bindings: unknown): string[] {
+  if (!bindings || typeof bindings !== 'object') return [];
+  return Object.entries(bindings as Record<string, { value?: unknown }>)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([, v]) => (typeof v?.value === 'string' ? v.value : String(v?.value)));
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  payload: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const body = JSON.stringify(payload);
+  res
+    .writeHead(status, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      ...headers,
+    })
+    .end(body);
+}
+
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

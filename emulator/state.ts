@@ -1,0 +1,88 @@
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+
+/** A Snowflake user as the emulator knows it: its two public-key slots, roles and default role. */
+export interface EmulatedUser {
+  /** Uppercase login name. */
+  readonly name: string;
+  defaultRole: string;
+  readonly roles: Set<string>;
+  /** Base64 body of the DER SPKI public key in slot 1 (`RSA_PUBLIC_KEY`), or undefined. */
+  rsaPublicKey?: string;
+  rsaPublicKeyLastSet?: Date;
+  rsaPublicKey2?: string;
+  rsaPublicKey2LastSet?: Date;
+  /** Roles holding OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on this user. */
+  readonly keyAdminRoles: Set<string>;
+}
+
+/** A Snowflake Postgres instance and the roles that own it or have USAGE on it. */
+export interface EmulatedInstance {
+  /** Resolved name: uppercase unless created quoted. */
+  readonly name: string;
+  readonly ownerRole: string;
+  readonly usageRoles: Set<string>;
+}
+
+/** A Postgres access token the emulator issued; `validatePostgresToken` checks against these. */
+export interface IssuedPostgresToken {
+  readonly token: string;
+  readonly instance: string;
+  readonly username: string;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+}
+
+export interface UserSpec {
+  readonly name: string;
+  readonly roles?: readonly string[];
+  readonly defaultRole?: string;
+  readonly publicKey?: KeyObject | string;
+  readonly publicKey2?: KeyObject | string;
+  /** Roles that may ALTER this user's keys (besides none); default: the user's own roles. */
+  readonly keyAdminRoles?: readonly string[];
+}
+
+export interface InstanceSpec {
+  /** As created: `reporting_server` (stored uppercase) or `"Reporting_server"` (exact). */
+  readonly name: string;
+  readonly ownerRole: string;
+  readonly usageRoles?: readonly string[];
+}
+
+/** Uppercase unless double-quoted, as Snowflake resolves identifiers. */
+export function resolveIdentifier(name: string): string {
+  return name.length >= 2 && name.startsWith('"') && name.endsWith('"')
+    ? name.slice(1, -1)
+    : name.toUpperCase();
+}
+
+/** Base64 DER SPKI body of a public key given as a KeyObject (public or private) or a PEM / base64 body. */
+export function publicKeyBodyOf(key: KeyObject | string): string {
+  if (typeof key === 'string' && !key.includes('-----')) return key.replace(/\s+/g, '');
+  const object =
+    typeof key === 'string' ? createPublicKey(key) : key.type === 'public' ? key : createPublicKey(key);
+  return object.export({ type: 'spki', format: 'der' }).toString('base64');
+}
+
+/** `SHA256:` fingerprint of a base64 SPKI body, computed independently of the vendor's code. */
+export function fingerprintOfBody(body: string): string {
+  return `SHA256:${createHash('sha256').update(Buffer.from(body, 'base64')).digest('base64')}`;
+}
+
+export function makeUser(spec: UserSpec, now: Date): EmulatedUser {
+  const roles = new Set((spec.roles ?? ['PUBLIC']).map((r) => r.toUpperCase()));
+  roles.add('PUBLIC');
+  const defaultRole = (spec.defaultRole ?? spec.roles?.[0] ?? 'PUBLIC').toUpperCase();
+  return {
+    name: spec.name.toUpperCase(),
+    defaultRole,
+    roles,
+    rsaPublicKey: spec.publicKey ? publicKeyBodyOf(spec.publicKey) : undefined,
+    rsaPublicKeyLastSet: spec.publicKey ? now : undefined,
+    rsaPublicKey2: spec.publicKey2 ? publicKeyBodyOf(spec.publicKey2) : undefined,
+    rsaPublicKey2LastSet: spec.publicKey2 ? now : undefined,
+    keyAdminRoles: new Set(
+      (spec.keyAdminRoles ?? [...roles].filter((r) => r !== 'PUBLIC')).map((r) => r.toUpperCase()),
+    ),
+  };
+}

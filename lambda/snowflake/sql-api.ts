@@ -1,0 +1,494 @@
+import { randomUUID } from 'node:crypto';
+import type { Signer } from '../keys/signer';
+import { USER_AGENT } from '../version';
+import { SnowflakeError, SnowflakeErrorCode } from './errors';
+import { type KeyPairJwt, mintKeyPairJwt } from './jwt';
+
+/** How hard the client tries. Delays use full jitter: a random fraction of the exponential step. */
+export interface RetryPolicy {
+  /** Submissions (POSTs) at most, the first included. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** First wait before polling a 202, growing ×1.5 up to `pollMaxMs`. */
+  readonly pollInitialMs: number;
+  readonly pollMaxMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 6,
+  baseDelayMs: 100,
+  maxDelayMs: 3000,
+  pollInitialMs: 100,
+  pollMaxMs: 2000,
+};
+
+export interface SqlApiClientOptions {
+  /** `https://<account>.snowflakecomputing.com` (or a privatelink host, or the emulator). */
+  readonly baseUrl: string;
+  /** Account identifier in any form `parseAccountIdentifier` accepts. */
+  readonly account: string;
+  readonly user: string;
+  readonly signer: Signer;
+  /** Session context sent with every statement (case-sensitive, as SHOW prints them). */
+  readonly role?: string;
+  readonly warehouse?: string;
+  readonly database?: string;
+  readonly schema?: string;
+  readonly jwtLifetimeSeconds?: number;
+  /** The statement `timeout` Snowflake enforces; default 30 s. */
+  readonly statementTimeoutSeconds?: number;
+  readonly userAgent?: string;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly fetch?: typeof fetch;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  readonly randomUUID?: () => string;
+}
+
+export interface ExecuteOptions {
+  /** Epoch ms after which no retry or poll starts and no request runs on; default now + timeout + 15 s. */
+  readonly deadline?: number;
+  /** `{"1": {"type": "TEXT", "value": "…"}}`; values are always strings. */
+  readonly bindings?: Readonly<Record<string, { readonly type: string; readonly value: string }>>;
+  /** Idempotency key; default a fresh UUID. Re-sends use it with `retry=true`. */
+  readonly requestId?: string;
+  readonly queryTag?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** A column of the result set. */
+export interface ResultColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly nullable: boolean;
+}
+
+/** A finished statement: jsonv2 rows (strings or null) with what identifies the execution. */
+export interface StatementResult {
+  readonly statementHandle: string;
+  readonly requestId: string;
+  /** When Snowflake created the statement (epoch ms), if it said. */
+  readonly createdOn?: number;
+  /** When the client first sent the statement (epoch ms): a lower bound on Snowflake's clock start. */
+  readonly sentAt: number;
+  readonly columns: readonly ResultColumn[];
+  readonly rows: readonly (readonly (string | null)[])[];
+  /** POSTs sent (1 when nothing was retried) and polls made. */
+  readonly attempts: number;
+  readonly polls: number;
+}
+
+type Answer =
+  | {
+      readonly kind: 'http';
+      readonly status: number;
+      readonly json: Record<string, unknown> | undefined;
+      readonly retryAfterMs?: number;
+    }
+  | { readonly kind: 'network'; readonly error: unknown };
+
+interface CallState {
+  readonly requestId: string;
+  readonly deadline: number;
+  sentAt?: number;
+  attempts: number;
+  polls: number;
+  authRetried: boolean;
+  last: string;
+}
+
+const RETRIABLE = new Set([429, 500, 502, 503, 504]);
+/** JWT codes whose real cause may be a key rotated under us: re-read the key before the one retry. */
+const KEY_SUSPECT = new Set(['394304', '390144']);
+/** Renew the cached JWT after 90 % of its lifetime (Snowflake's sample: 54 of 59 minutes). */
+const JWT_RENEW_RATIO = 0.9;
+
+/**
+ * A Snowflake SQL API v2 client on `fetch`, authenticated with key-pair JWTs.
+ *
+ * - Every submission carries a `requestId`; re-sends repeat it with `retry=true`, so a statement that
+ *   already ran is never run twice.
+ * - 429 (honouring `Retry-After`), 500/502/503/504, network errors and unreadable answers are retried
+ *   with jittered exponential backoff; a 202 is polled until it finishes.
+ * - A 401 gets one fresh JWT (and, for 394304/390144, one re-read of the key) before it fails.
+ * - Nothing waits past the deadline. One JWT is reused across calls until near its expiry.
+ *
+ * @example
+ * ```ts
+ * const sql = new SqlApiClient({ baseUrl, account: 'myorg-acct', user: 'svc', signer, role: 'VENDOR' });
+ * const { rows } = await sql.execute('SELECT CURRENT_USER()');
+ * ```
+ */
+export class SqlApiClient {
+  readonly #options: SqlApiClientOptions;
+  readonly #policy: RetryPolicy;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
+  readonly #uuid: () => string;
+  readonly #baseUrl: string;
+  #jwt: KeyPairJwt | undefined;
+  #jwtInflight: Promise<KeyPairJwt> | undefined;
+
+  constructor(options: SqlApiClientOptions) {
+    this.#options = options;
+    this.#policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.#fetch = options.fetch ?? fetch;
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = options.random ?? Math.random;
+    this.#uuid = options.randomUUID ?? randomUUID;
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  /** The signer behind this client's JWTs. */
+  get signer(): Signer {
+    return this.#options.signer;
+  }
+
+  /**
+   * Run one statement and return its rows. Throws a {@link SnowflakeError} with a stable code.
+   *
+   * @example
+   * ```ts
+   * const result = await sql.execute('SELECT 1', { deadline: Date.now() + 10_000 });
+   * ```
+   */
+  async execute(statement: string, options: ExecuteOptions = {}): Promise<StatementResult> {
+    const timeout = this.#options.statementTimeoutSeconds ?? 30;
+    const state: CallState = {
+      requestId: options.requestId ?? this.#uuid(),
+      deadline: options.deadline ?? this.#now() + (timeout + 15) * 1000,
+      attempts: 0,
+      polls: 0,
+      authRetried: false,
+      last: 'no answer',
+    };
+    const { role, warehouse, database, schema } = this.#options;
+    const body = JSON.stringify({
+      statement,
+      timeout,
+      ...(database ? { database } : {}),
+      ...(schema ? { schema } : {}),
+      ...(warehouse ? { warehouse } : {}),
+      ...(role ? { role } : {}),
+      ...(options.bindings ? { bindings: options.bindings } : {}),
+      ...(options.queryTag ? { parameters: { query_tag: options.queryTag } } : {}),
+    });
+
+    for (;;) {
+      const resend = state.attempts > 0;
+      state.attempts += 1;
+      const url = `${this.#baseUrl}/api/v2/statements?requestId=${encodeURIComponent(state.requestId)}${resend ? '&retry=true' : ''}`;
+      const jwt = await this.#currentJwt();
+      const sentAt = this.#now();
+      state.sentAt ??= sentAt;
+      const answer = await this.#send('POST', url, jwt, body, state.deadline, options.signal);
+
+      if (answer.kind === 'http' && answer.status === 200 && isResultSet(answer.json))
+        return this.#result(answer.json, state);
+      if (answer.kind === 'http' && answer.status === 202)
+        return this.#poll(answerHandle(answer.json, state), state, options.signal);
+      if (answer.kind === 'http' && answer.status === 401) {
+        await this.#afterAuthFailure(answer, jwt, state);
+        continue;
+      }
+      await this.#backoffOrFail(answer, state, state.attempts >= this.#policy.maxAttempts);
+    }
+  }
+
+  async #poll(handle: string, state: CallState, signal: AbortSignal | undefined): Promise<StatementResult> {
+    const url = `${this.#baseUrl}/api/v2/statements/${encodeURIComponent(handle)}`;
+    let wait = this.#policy.pollInitialMs;
+    let failures = 0;
+    for (;;) {
+      const delay = Math.round(wait * (0.5 + this.#random() / 2));
+      if (this.#now() + delay >= state.deadline) {
+        throw new SnowflakeError(
+          SnowflakeErrorCode.Unavailable,
+          `Snowflake statement ${handle} was still running at the deadline after ${state.polls} polls.`,
+          { statementHandle: handle, requestId: state.requestId, attempts: state.attempts },
+        );
+      }
+      await this.#sleep(delay);
+      wait = Math.min(this.#policy.pollMaxMs, wait * 1.5);
+      state.polls += 1;
+      const jwt = await this.#currentJwt();
+      const answer = await this.#send('GET', url, jwt, undefined, state.deadline, signal);
+      if (answer.kind === 'http' && answer.status === 200 && isResultSet(answer.json))
+        return this.#result(answer.json, state);
+      if (answer.kind === 'http' && answer.status === 202) continue;
+      if (answer.kind === 'http' && answer.status === 401) {
+        await this.#afterAuthFailure(answer, jwt, state);
+        continue;
+      }
+      failures += 1;
+      await this.#backoffOrFail(answer, state, failures >= this.#policy.maxAttempts, handle);
+    }
+  }
+
+  /** One fresh JWT (and key re-read when the key may have rotated) per call; the second 401 fails. */
+  async #afterAuthFailure(
+    answer: Answer & { kind: 'http' },
+    jwt: KeyPairJwt,
+    state: CallState,
+  ): Promise<void> {
+    const code = stringField(answer.json, 'code') ?? 'unknown';
+    if (!state.authRetried) {
+      state.authRetried = true;
+      if (this.#jwt === jwt) this.#jwt = undefined;
+      if (KEY_SUSPECT.has(code)) this.#options.signer.refresh();
+      return;
+    }
+    throw new SnowflakeError(
+      SnowflakeErrorCode.AuthFailed,
+      authFailureMessage(code, jwt, stringField(answer.json, 'message')),
+      {
+        httpStatus: 401,
+        snowflakeCode: code,
+        requestId: state.requestId,
+        attempts: state.attempts,
+      },
+    );
+  }
+
+  /** Wait before the next try when the answer is retriable and time allows; otherwise throw. */
+  async #backoffOrFail(answer: Answer, state: CallState, exhausted: boolean, handle?: string): Promise<void> {
+    const statusText = answer.kind === 'network' ? 'network error' : `HTTP ${answer.status}`;
+    if (answer.kind === 'http' && !RETRIABLE.has(answer.status) && !(answer.status === 200)) {
+      throw statementFailure(answer, state);
+    }
+    state.last = answer.kind === 'http' && answer.status === 200 ? 'an unreadable answer' : statusText;
+    if (exhausted) {
+      throw new SnowflakeError(
+        SnowflakeErrorCode.Unavailable,
+        `Snowflake did not answer usefully after ${state.attempts} attempts (last: ${state.last}).`,
+        {
+          requestId: state.requestId,
+          attempts: state.attempts,
+          statementHandle: handle,
+          ...httpStatusOf(answer),
+        },
+        { cause: answer.kind === 'network' ? answer.error : undefined },
+      );
+    }
+    const retryAfterMs = answer.kind === 'http' ? answer.retryAfterMs : undefined;
+    const step = Math.min(this.#policy.maxDelayMs, this.#policy.baseDelayMs * 2 ** (state.attempts - 1));
+    const delay = retryAfterMs ?? Math.round(step * this.#random());
+    if (this.#now() + delay >= state.deadline) {
+      throw new SnowflakeError(
+        SnowflakeErrorCode.Unavailable,
+        `Snowflake did not answer usefully before the deadline (${state.attempts} attempts, last: ${state.last}).`,
+        {
+          requestId: state.requestId,
+          attempts: state.attempts,
+          statementHandle: handle,
+          ...httpStatusOf(answer),
+          ...(retryAfterMs === undefined ? {} : { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) }),
+        },
+      );
+    }
+    await this.#sleep(delay);
+  }
+
+  async #send(
+    method: 'GET' | 'POST',
+    url: string,
+    jwt: KeyPairJwt,
+    body: string | undefined,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
+    const remaining = deadline - this.#now();
+    if (remaining <= 0) return { kind: 'network', error: new Error('deadline reached') };
+    const timeout = AbortSignal.timeout(remaining);
+    try {
+      const response = await this.#fetch(url, {
+        method,
+        headers: {
+          Authorization: `Bearer ${jwt.token}`,
+          'X-Snowflake-Authorization-Token-Type': 'KEYPAIR_JWT',
+          Accept: 'application/json',
+          'User-Agent': this.#options.userAgent ?? USER_AGENT,
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        body,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      const text = await response.text();
+      let json: Record<string, unknown> | undefined;
+      try {
+        const parsed: unknown = JSON.parse(text);
+        json = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+      } catch {
+        json = undefined;
+      }
+      return {
+        kind: 'http',
+        status: response.status,
+        json,
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.#now()),
+      };
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      return { kind: 'network', error };
+    }
+  }
+
+  #currentJwt(): Promise<KeyPairJwt> {
+    const cached = this.#jwt;
+    if (cached && this.#now() < cached.refreshAt.getTime()) return Promise.resolve(cached);
+    if (!this.#jwtInflight) {
+      const inflight = mintKeyPairJwt({
+        account: this.#options.account,
+        user: this.#options.user,
+        signer: this.#options.signer,
+        lifetimeSeconds: this.#options.jwtLifetimeSeconds,
+        refreshRatio: JWT_RENEW_RATIO,
+        now: this.#now,
+      }).then((jwt) => {
+        this.#jwt = jwt;
+        return jwt;
+      });
+      this.#jwtInflight = inflight;
+      const clear = () => {
+        if (this.#jwtInflight === inflight) this.#jwtInflight = undefined;
+      };
+      inflight.then(clear, clear);
+    }
+    return this.#jwtInflight;
+  }
+
+  #result(json: Record<string, unknown>, state: CallState): StatementResult {
+    const meta = json.resultSetMetaData as Record<string, unknown>;
+    const partitions = Array.isArray(meta.partitionInfo) ? meta.partitionInfo.length : 1;
+    if (partitions > 1) {
+      throw new SnowflakeError(
+        SnowflakeErrorCode.Protocol,
+        `The result has ${partitions} partitions; the vendor reads single-partition results only.`,
+        { statementHandle: stringField(json, 'statementHandle'), requestId: state.requestId },
+      );
+    }
+    const rowType = Array.isArray(meta.rowType) ? (meta.rowType as Record<string, unknown>[]) : [];
+    return {
+      statementHandle: stringField(json, 'statementHandle') ?? '',
+      requestId: state.requestId,
+      createdOn: typeof json.createdOn === 'number' ? json.createdOn : undefined,
+      sentAt: state.sentAt ?? this.#now(),
+      columns: rowType.map((c) => ({
+        name: String(c.name),
+        type: String(c.type),
+        nullable: c.nullable !== false,
+      })),
+      rows: (json.data as unknown[][]).map((row) => row.map((cell) => (cell === null ? null : String(cell)))),
+      attempts: state.attempts,
+      polls: state.polls,
+    };
+  }
+}
+
+/**
+ * Rows as objects keyed by column name (DESC USER → `{property, value, default, description}`).
+ *
+ * @example
+ * ```ts
+ * const props = recordsOf(await sql.execute('DESC USER SVC'));
+ * ```
+ */
+export function recordsOf(result: StatementResult): Record<string, string | null>[] {
+  return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c.name, row[i] ?? null])));
+}
+
+function isResultSet(json: Record<string, unknown> | undefined): json is Record<string, unknown> {
+  return (
+    !!json &&
+    typeof json.resultSetMetaData === 'object' &&
+    json.resultSetMetaData !== null &&
+    Array.isArray(json.data) &&
+    json.data.every(Array.isArray)
+  );
+}
+
+function answerHandle(json: Record<string, unknown> | undefined, state: CallState): string {
+  const handle = stringField(json, 'statementHandle');
+  if (!handle) {
+    throw new SnowflakeError(
+      SnowflakeErrorCode.Protocol,
+      'Snowflake answered 202 without a statement handle.',
+      {
+        httpStatus: 202,
+        requestId: state.requestId,
+      },
+    );
+  }
+  return handle;
+}
+
+function stringField(json: Record<string, unknown> | undefined, field: string): string | undefined {
+  const value = json?.[field];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function httpStatusOf(answer: Answer): { httpStatus?: number } {
+  return answer.kind === 'http' ? { httpStatus: answer.status } : {};
+}
+
+/** A non-retriable answer: 408 timed out, 422 failed, 400/403/404/415 refused. */
+function statementFailure(answer: Answer & { kind: 'http' }, state: CallState): SnowflakeError {
+  const details = {
+    httpStatus: answer.status,
+    snowflakeCode: stringField(answer.json, 'code'),
+    sqlState: stringField(answer.json, 'sqlState'),
+    statementHandle: stringField(answer.json, 'statementHandle'),
+    requestId: state.requestId,
+    attempts: state.attempts,
+  };
+  const said = (stringField(answer.json, 'message') ?? '').split('\n').join(' ').slice(0, 300);
+  if (answer.status === 408) {
+    return new SnowflakeError(
+      SnowflakeErrorCode.StatementTimeout,
+      `Snowflake cancelled the statement at its timeout: ${said}`,
+      details,
+    );
+  }
+  const codePart = details.snowflakeCode ? ` ${details.snowflakeCode}` : '';
+  return new SnowflakeError(
+    SnowflakeErrorCode.Rejected,
+    `Snowflake rejected the request (HTTP ${answer.status}${codePart}): ${said || 'no message'}`,
+    details,
+  );
+}
+
+const AUTH_HINTS: Record<string, string> = {
+  '394304':
+    'that public key is not registered for the user (compare RSA_PUBLIC_KEY_FP / RSA_PUBLIC_KEY_2_FP in DESC USER)',
+  '390144':
+    'the JWT is invalid; the usual causes are a public key not registered for the user or a wrong account form',
+  '394300': 'the user in the issuer does not exist',
+  '394307':
+    'the account in the JWT does not match the account in the URL (check the account identifier form)',
+  '394302': "the JWT's issue time is invalid (check the clock)",
+  '394303': 'the JWT has expired',
+  '390198': 'the key-pair JWT has expired',
+  '394305': 'the JWT algorithm is not RS256',
+  '390101': 'the request carried no usable Authorization header',
+};
+
+function authFailureMessage(code: string, jwt: KeyPairJwt, said: string | undefined): string {
+  const hint = AUTH_HINTS[code] ?? (said ? said.split('\n')[0]!.slice(0, 200) : 'authentication failed');
+  return (
+    `Snowflake refused the key-pair JWT for ${jwt.account}.${jwt.user} signed with public key ${jwt.publicKeyFingerprint} ` +
+    `(code ${code}): ${hint}.`
+  );
+}
+
+/** `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
+function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}

@@ -1,0 +1,70 @@
+import type { KeyObject } from 'node:crypto';
+import {
+  type SnowflakeEmulator,
+  type SnowflakeEmulatorOptions,
+  startSnowflakeEmulator,
+} from '../../emulator/server';
+import type { Signer } from '../../lambda/keys/signer';
+import { SqlApiClient, type SqlApiClientOptions } from '../../lambda/snowflake/sql-api';
+import { rsaKeyPair, type TestKeyPair } from './keys';
+import { memorySigner } from './signers';
+
+export const ACCOUNT = 'MYORG-ACCT';
+export const LOCATOR = 'XY12345';
+export const SERVICE_USER = 'SVC';
+export const VENDOR_ROLE = 'TOKEN_VENDOR';
+
+export interface EmulatorFixture {
+  readonly emulator: SnowflakeEmulator;
+  readonly key: TestKeyPair;
+  /** A client for SVC/TOKEN_VENDOR with fast retries, over `signer` (default: the registered key). */
+  client(overrides?: Partial<SqlApiClientOptions> & { signer?: Signer }): SqlApiClient;
+}
+
+/**
+ * An emulator with account MYORG-ACCT (locator XY12345), service user SVC holding role TOKEN_VENDOR
+ * and a fresh registered key, and instance REPORTING_SERVER on which TOKEN_VENDOR has USAGE.
+ *
+ * @example
+ * ```ts
+ * const { emulator, client } = await emulatorFixture();
+ * ```
+ */
+export async function emulatorFixture(
+  options: Partial<SnowflakeEmulatorOptions> & { key?: TestKeyPair; publicKey2?: KeyObject } = {},
+): Promise<EmulatorFixture> {
+  const key = options.key ?? rsaKeyPair();
+  const emulator = await startSnowflakeEmulator({
+    accountName: ACCOUNT,
+    accountLocator: LOCATOR,
+    users: [
+      {
+        name: SERVICE_USER,
+        roles: [VENDOR_ROLE, 'NO_USAGE'],
+        defaultRole: VENDOR_ROLE,
+        publicKey: key.publicKey,
+        ...(options.publicKey2 ? { publicKey2: options.publicKey2 } : {}),
+      },
+    ],
+    postgresInstances: [
+      { name: 'reporting_server', ownerRole: 'ACCOUNTADMIN', usageRoles: [VENDOR_ROLE] },
+      { name: '"Reporting_server"', ownerRole: VENDOR_ROLE },
+    ],
+    ...options,
+  });
+  return {
+    emulator,
+    key,
+    client: (overrides = {}) =>
+      new SqlApiClient({
+        baseUrl: emulator.url,
+        account: 'myorg-acct',
+        user: 'svc',
+        signer: overrides.signer ?? memorySigner(key.privateKey),
+        role: VENDOR_ROLE,
+        warehouse: 'VENDOR_WH',
+        retry: { baseDelayMs: 20, maxDelayMs: 200, pollInitialMs: 20, pollMaxMs: 100 },
+        ...overrides,
+      }),
+  };
+}

@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark, prints its table, writes bench/results/*.json.
 // Exit code 1 when a target is missed, so a regression is visible.
+import { cachedVendBench } from './cached-vend.bench';
 import { jwtBench } from './jwt.bench';
 
-const results = [await jwtBench()];
+const results = [await jwtBench(), await cachedVendBench()];
 process.exitCode = results.every((r) => r.pass) ? 0 : 1;

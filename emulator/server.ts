@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type Fault, FaultQueue } from './faults';
 import { verifySnowflakeJwt } from './jwt-verifier';
+import { answerTokenRequest, type IssuedAccessToken, type OAuthClientSpec } from './oauth';
 import {
   type EmulatedInstance,
   type EmulatedUser,
@@ -30,6 +31,8 @@ export interface SnowflakeEmulatorOptions {
    * code is then only visible to an admin). Default false: answer the specific code.
    */
   readonly genericJwtErrors?: boolean;
+  /** Clients of the emulated OAuth token endpoint at `/oauth/token`. */
+  readonly oauthClients?: readonly OAuthClientSpec[];
   /** Called (and awaited) for every Postgres token issued, before the answer is sent. */
   readonly onPostgresToken?: (token: IssuedPostgresToken) => void | Promise<void>;
 }
@@ -88,6 +91,10 @@ export class SnowflakeEmulator {
   readonly users = new Map<string, EmulatedUser>();
   readonly instances = new Map<string, EmulatedInstance>();
   readonly tokens = new Map<string, IssuedPostgresToken>();
+  /** Faults for the OAuth token endpoint (only throttle, server-error, delay, drop and malformed apply). */
+  readonly oauthFaults = new FaultQueue();
+  readonly oauthClients = new Map<string, OAuthClientSpec>();
+  readonly accessTokens = new Map<string, IssuedAccessToken>();
   readonly #accounts: Set<string>;
   readonly #statements = new Map<string, StoredStatement>();
   readonly #byRequestId = new Map<string, StoredStatement>();
@@ -103,6 +110,7 @@ export class SnowflakeEmulator {
     ]);
     for (const user of options.users ?? []) this.addUser(user);
     for (const instance of options.postgresInstances ?? []) this.addPostgresInstance(instance);
+    for (const client of options.oauthClients ?? []) this.oauthClients.set(client.clientId, client);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         if (!res.headersSent)
@@ -110,6 +118,11 @@ export class SnowflakeEmulator {
       });
     });
     this.#server.keepAliveTimeout = 1000;
+  }
+
+  /** The OAuth token endpoint URL (also the audience JWT-bearer assertions must name). */
+  get tokenEndpoint(): string {
+    return `${this.#url}/oauth/token`;
   }
 
   /** Base URL, e.g. `http://127.0.0.1:49152`. */
@@ -197,6 +210,22 @@ export class SnowflakeEmulator {
       record.status = status;
       send(res, status, payload, headers);
     };
+
+    if (url.pathname === '/oauth/token') {
+      if (req.method !== 'POST')
+        return reply(405, { error: 'invalid_request', error_description: 'use POST' });
+      const fault = this.oauthFaults.take();
+      if (fault && (await this.#applyFault(fault, req, res, record))) return;
+      const answer = await answerTokenRequest(
+        req.headers['content-type'],
+        body ?? '',
+        this.oauthClients,
+        this.tokenEndpoint,
+        this.#now(),
+        (t) => this.accessTokens.set(t.token, t),
+      );
+      return reply(answer.status, answer.body, answer.status === 200 ? { 'Cache-Control': 'no-store' } : {});
+    }
 
     const poll = /^\/api\/v2\/statements\/([^/]+)$/.exec(url.pathname);
     const isSubmit = url.pathname === '/api/v2/statements';

@@ -1,4 +1,4 @@
-import { base64url } from 'jose';
+import { signRs256Jwt } from '../keys/jws';
 import type { Signer } from '../keys/signer';
 import { DEFAULT_REFRESH_RATIO, type TokenLifetime, tokenLifetime } from '../ttl';
 import { accountForJwt } from './account';
@@ -34,14 +34,11 @@ export interface MintKeyPairJwtOptions {
   readonly now?: () => number;
 }
 
-const HEADER = base64url.encode(JSON.stringify({ alg: 'RS256', typ: 'JWT' }));
-
 /**
  * Mint a Snowflake key-pair JWT (RS256) for the SQL API:
  * `iss = ACCOUNT.USER.SHA256:fp`, `sub = ACCOUNT.USER`, `iat`/`exp` in epoch seconds.
  *
- * Signing goes through a {@link Signer}, so the private key may live in KMS; the JWS compact form is
- * assembled with jose's base64url codec.
+ * Signing goes through a {@link Signer}, so the private key may live in KMS (see `keys/jws.ts`).
  *
  * @example
  * ```ts
@@ -67,15 +64,11 @@ export async function mintKeyPairJwt(options: MintKeyPairJwtOptions): Promise<Ke
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + lifetime;
   const qualified = `${account}.${user}`;
-  const payload = base64url.encode(
-    JSON.stringify({ iss: `${qualified}.${key.fingerprint}`, sub: qualified, iat, exp }),
-  );
-  const signingInput = `${HEADER}.${payload}`;
-  const signature = await key.sign(new TextEncoder().encode(signingInput));
+  const token = await signRs256Jwt({ iss: `${qualified}.${key.fingerprint}`, sub: qualified, iat, exp }, key);
 
   return {
     tokenType: 'KEYPAIR_JWT',
-    token: `${signingInput}.${base64url.encode(signature)}`,
+    token,
     account,
     user,
     publicKeyFingerprint: key.fingerprint,

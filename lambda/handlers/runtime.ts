@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AuditLog } from '../audit/audit-log';
+import { ConfigError, parseConfigText } from '../config/load';
+import type { Config } from '../config/schema';
+import { createSigner, type SignerClients } from '../keys/create-signer';
+import type { Signer } from '../keys/signer';
+import { oauthTokenSource } from '../oauth/token-source';
+import { defaultSqlApiBaseUrl } from '../snowflake/account';
+import { type RetryPolicy, SqlApiClient } from '../snowflake/sql-api';
+import { type SnowflakeConnection, TokenVendor } from '../vending/vendor';
+
+export interface RuntimeOptions {
+  readonly config: Config;
+  readonly secretsManager?: () => SecretsManagerClient;
+  readonly kms?: () => KMSClient;
+  readonly fetch?: typeof fetch;
+  readonly now?: () => number;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+/** Everything a handler needs, built from one config. Connections and AWS clients are created on first use. */
+export interface Runtime {
+  readonly config: Config;
+  readonly vendor: TokenVendor;
+  connection(name: string): SnowflakeConnection;
+  readonly secretsManager: () => SecretsManagerClient;
+  readonly kms: () => KMSClient;
+}
+
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
+}
+
+/**
+ * The composition root: config → signers → SQL API clients → OAuth source → vendor. Nothing here
+ * touches the network; the first request does.
+ *
+ * @example
+ * ```ts
+ * const runtime = createRuntime({ config, secretsManager: () => new SecretsManagerClient({}) });
+ * ```
+ */
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const { config } = options;
+  const secretsManager = options.secretsManager ?? lazy(() => new SecretsManagerClient({}));
+  const kms = options.kms ?? lazy(() => new KMSClient({}));
+  const clients: SignerClients = { secretsManager, kms, env: options.env, now: options.now };
+  const connections = new Map<string, SnowflakeConnection>();
+  const assertionSigners = new Map<string, Signer>();
+
+  const connection = (name: string): SnowflakeConnection => {
+    let runtime = connections.get(name);
+    if (!runtime) {
+      const settings = config.connections[name];
+      if (!settings || !Object.hasOwn(config.connections, name))
+        throw new ConfigError(`No connection named "${name}".`);
+      const signer = createSigner(settings.key, clients);
+      runtime = {
+        name,
+        config: settings,
+        signer,
+        sql: new SqlApiClient({
+          baseUrl: settings.apiBaseUrl ?? defaultSqlApiBaseUrl(settings.account),
+          account: settings.account,
+          user: settings.user,
+          signer,
+          role: settings.role,
+          warehouse: settings.warehouse,
+          database: settings.database,
+          schema: settings.schema,
+          jwtLifetimeSeconds: settings.jwtLifetimeSeconds,
+          statementTimeoutSeconds: settings.statementTimeoutSeconds,
+          fetch: options.fetch,
+          now: options.now,
+          retry: options.retry,
+        }),
+      };
+      connections.set(name, runtime);
+    }
+    return runtime;
+  };
+
+  const oauth = oauthTokenSource(config, {
+    secretsManager,
+    env: options.env,
+    fetch: options.fetch,
+    now: options.now,
+    assertionSigner: (name) => {
+      let signer = assertionSigners.get(name);
+      if (!signer) {
+        const assertion = config.oauthIntegrations[name]?.assertion;
+        if (!assertion) throw new ConfigError(`Integration "${name}" has no assertion key.`);
+        signer = createSigner(assertion.key, clients);
+        assertionSigners.set(name, signer);
+      }
+      return signer;
+    },
+  });
+
+  return {
+    config,
+    connection,
+    secretsManager,
+    kms,
+    vendor: new TokenVendor({ config, connection, oauth, now: options.now }),
+  };
+}
+
+/** Read the config the function was deployed with: `TOKEN_VENDOR_CONFIG` (JSON) or `TOKEN_VENDOR_CONFIG_FILE`. */
+export function configFromEnvironment(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Config {
+  if (env.TOKEN_VENDOR_CONFIG) return parseConfigText(env.TOKEN_VENDOR_CONFIG, 'TOKEN_VENDOR_CONFIG');
+  if (env.TOKEN_VENDOR_CONFIG_FILE) {
+    let text: string;
+    try {
+      text = readFileSync(env.TOKEN_VENDOR_CONFIG_FILE, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`Cannot read the config file ${env.TOKEN_VENDOR_CONFIG_FILE}.`, { cause: error });
+    }
+    return parseConfigText(text, env.TOKEN_VENDOR_CONFIG_FILE);
+  }
+  throw new ConfigError('No config: set TOKEN_VENDOR_CONFIG (JSON) or TOKEN_VENDOR_CONFIG_FILE.');
+}
+
+// Cold-start wiring for the Lambda entries: cheap objects only; the config is parsed on first use.
+export const logger = new Logger({ serviceName: 'token-vendor' });
+export const metrics = new Metrics({ namespace: 'TokenVendor', serviceName: 'token-vendor' });
+export const auditLog = new AuditLog(logger);
+export const defaultRuntime = lazy(() => createRuntime({ config: configFromEnvironment() }));

@@ -1,0 +1,82 @@
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { z } from 'zod';
+import type { SecretRefSchema } from '../config/schema';
+import { OAuthError, OAuthErrorCode } from './errors';
+
+export type SecretRef = z.output<typeof SecretRefSchema>;
+
+/**
+ * Reads an OAuth client secret from Secrets Manager (the whole SecretString, or one JSON field of it)
+ * or, for local use, an environment variable. Cached for `ttlMs` so a rotated secret is picked up.
+ *
+ * @example
+ * ```ts
+ * const secret = new ClientSecret(ref, { secretsManager: () => sm }).get();
+ * ```
+ */
+export class ClientSecret {
+  #cached: { value: string; at: number } | undefined;
+
+  constructor(
+    private readonly ref: SecretRef,
+    private readonly deps: {
+      secretsManager: () => SecretsManagerClient;
+      env?: Readonly<Record<string, string | undefined>>;
+      now?: () => number;
+      ttlMs?: number;
+    },
+  ) {}
+
+  async get(): Promise<string> {
+    const now = (this.deps.now ?? Date.now)();
+    if (this.#cached && now - this.#cached.at < (this.deps.ttlMs ?? 5 * 60_000)) return this.#cached.value;
+    const value = await this.#read();
+    this.#cached = { value, at: now };
+    return value;
+  }
+
+  async #read(): Promise<string> {
+    if (this.ref.env) {
+      const value = (this.deps.env ?? process.env)[this.ref.env];
+      if (!value)
+        throw new OAuthError(
+          OAuthErrorCode.SecretUnavailable,
+          `The client secret variable ${this.ref.env} is not set.`,
+        );
+      return value;
+    }
+    const { secretId, field } = this.ref.secretsManager!;
+    let text: string | undefined;
+    try {
+      text = (await this.deps.secretsManager().send(new GetSecretValueCommand({ SecretId: secretId })))
+        .SecretString;
+    } catch (error) {
+      throw new OAuthError(
+        OAuthErrorCode.SecretUnavailable,
+        `The client secret ${secretId} cannot be read (${(error as Error).name}).`,
+        {},
+        { cause: error },
+      );
+    }
+    if (!text)
+      throw new OAuthError(OAuthErrorCode.SecretUnavailable, `The client secret ${secretId} is empty.`);
+    if (!field) return text;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new OAuthError(
+        OAuthErrorCode.SecretUnavailable,
+        `The client secret ${secretId} is not JSON, so it has no field "${field}".`,
+      );
+    }
+    const value = (parsed as Record<string, unknown>)[field];
+    if (typeof value !== 'string' || value === '') {
+      throw new OAuthError(
+        OAuthErrorCode.SecretUnavailable,
+        `The client secret ${secretId} has no string field "${field}".`,
+      );
+    }
+    return value;
+  }
+}

@@ -1,0 +1,111 @@
+import { USER_AGENT } from '../version';
+import { OAuthError, OAuthErrorCode } from './errors';
+
+/** A successful token endpoint answer (RFC 6749 §5.1). */
+export interface TokenEndpointAnswer {
+  readonly accessToken: string;
+  readonly tokenType: string;
+  /** `expires_in` in seconds, when the server said. */
+  readonly expiresIn?: number;
+  /** `scope` as granted, when the server said. */
+  readonly scopes?: readonly string[];
+  /** When the (last) request was sent, epoch ms. */
+  readonly sentAt: number;
+}
+
+export interface TokenEndpointOptions {
+  readonly endpoint: string;
+  /** The form fields; values named in `secrets` are scrubbed from every error message. */
+  readonly form: Readonly<Record<string, string>>;
+  readonly secrets: readonly string[];
+  readonly deadline: number;
+  readonly fetch?: typeof fetch;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  readonly maxAttempts?: number;
+}
+
+const RETRIABLE = new Set([429, 500, 502, 503, 504]);
+
+/**
+ * POST an `application/x-www-form-urlencoded` token request and read the answer. 429, 5xx and network
+ * failures are retried with jittered backoff inside the deadline (a token request has no side effect
+ * worth protecting); an OAuth error answer is an {@link OAuthError} `OAUTH_REJECTED` at once.
+ *
+ * @example
+ * ```ts
+ * const answer = await requestToken({ endpoint, form: { grant_type: 'client_credentials', … }, secrets: [secret], deadline });
+ * ```
+ */
+export async function requestToken(options: TokenEndpointOptions): Promise<TokenEndpointAnswer> {
+  const fetchFn = options.fetch ?? fetch;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const random = options.random ?? Math.random;
+  const maxAttempts = options.maxAttempts ?? 3;
+  const scrub = (text: string) =>
+    options.secrets.reduce((t, s) => (s ? t.replaceAll(s, '[REDACTED]') : t), text).slice(0, 300);
+  const body = new URLSearchParams(options.form).toString();
+  let last = 'no answer';
+
+  for (let attempt = 1; ; attempt += 1) {
+    const remaining = options.deadline - now();
+    if (remaining <= 0) break;
+    const sentAt = now();
+    let status = 0;
+    let json: Record<string, unknown> | undefined;
+    try {
+      const response = await fetchFn(options.endpoint, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Accept: 'application/json',
+          'User-Agent': USER_AGENT,
+        },
+        body,
+        signal: AbortSignal.timeout(remaining),
+      });
+      status = response.status;
+      const text = await response.text();
+      try {
+        json = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        json = undefined;
+      }
+    } catch {
+      last = 'network error';
+    }
+    if (status === 200 && json && typeof json.access_token === 'string' && json.access_token !== '') {
+      const expiresIn = Number(json.expires_in);
+      return {
+        accessToken: json.access_token,
+        tokenType: typeof json.token_type === 'string' ? json.token_type : 'Bearer',
+        ...(Number.isFinite(expiresIn) && expiresIn > 0 ? { expiresIn } : {}),
+        ...(typeof json.scope === 'string' ? { scopes: json.scope.split(' ').filter(Boolean) } : {}),
+        sentAt,
+      };
+    }
+    if (status !== 0 && status !== 200 && !RETRIABLE.has(status)) {
+      const error = typeof json?.error === 'string' ? json.error : `HTTP ${status}`;
+      const description = typeof json?.error_description === 'string' ? `: ${json.error_description}` : '';
+      throw new OAuthError(
+        OAuthErrorCode.Rejected,
+        scrub(`The OAuth token endpoint refused the request (${error}${description}).`),
+        {
+          httpStatus: status,
+          oauthError: typeof json?.error === 'string' ? json.error : undefined,
+        },
+      );
+    }
+    if (status !== 0) last = status === 200 ? 'an answer without access_token' : `HTTP ${status}`;
+    if (attempt >= maxAttempts) break;
+    const delay = Math.round(Math.min(2000, 100 * 2 ** (attempt - 1)) * random());
+    if (now() + delay >= options.deadline) break;
+    await sleep(delay);
+  }
+  throw new OAuthError(
+    OAuthErrorCode.Unavailable,
+    `The OAuth token endpoint did not answer usefully (last: ${last}).`,
+  );
+}

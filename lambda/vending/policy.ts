@@ -1,0 +1,117 @@
+import {
+  type Config,
+  type Connection,
+  instanceKey,
+  type OAuthIntegration,
+  type PostgresInstance,
+  type Targets,
+} from '../config/schema';
+import { NotAuthorizedError } from './errors';
+import { callerMatchesGrant } from './principal';
+import type { Caller, VendRequest } from './request';
+
+/** A request the policy allowed, resolved against the config. */
+export type AuthorizedTarget =
+  | {
+      readonly tokenType: 'postgres';
+      readonly instance: PostgresInstance;
+      readonly username: string;
+      readonly cacheKey: string;
+    }
+  | {
+      readonly tokenType: 'snowflake-jwt';
+      readonly connectionName: string;
+      readonly connection: Connection;
+      readonly cacheKey: string;
+    }
+  | {
+      readonly tokenType: 'oauth';
+      readonly integrationName: string;
+      readonly integration: OAuthIntegration;
+      readonly scopes: readonly string[];
+      readonly cacheKey: string;
+    };
+
+/**
+ * Decide whether `caller` may have what `request` asks for. Deny by default: an HTTP caller gets the
+ * union of the grants naming its principal, a direct invoke gets `directInvoke`. Postgres user names
+ * are compared exactly (case-sensitive); instance names as Snowflake resolves them. Every denial is
+ * the same {@link NotAuthorizedError}, so a denial does not reveal which targets exist.
+ *
+ * @example
+ * ```ts
+ * const target = authorize(config, { kind: 'http', principalArn }, { tokenType: 'postgres', instance: 'reporting_server', username: 'reporting_user' });
+ * ```
+ */
+export function authorize(config: Config, caller: Caller, request: VendRequest): AuthorizedTarget {
+  const targets = targetsOf(config, caller);
+  switch (request.tokenType) {
+    case 'postgres': {
+      const key = instanceKey(request.instance);
+      for (const target of targets.postgres) {
+        if (instanceKey(target.instance) !== key || !target.usernames.includes(request.username)) continue;
+        const connection = target.connection ?? request.connection;
+        if (request.connection && target.connection && request.connection !== target.connection) continue;
+        const instances = config.postgresInstances.filter(
+          (p) => instanceKey(p.instance) === key && (!connection || p.connection === connection),
+        );
+        if (instances.length !== 1) continue;
+        const instance = instances[0]!;
+        return {
+          tokenType: 'postgres',
+          instance,
+          username: request.username,
+          cacheKey: `postgres\u0000${instance.connection}\u0000${key}\u0000${request.username}`,
+        };
+      }
+      break;
+    }
+    case 'snowflake-jwt': {
+      const connection = config.connections[request.connection];
+      if (
+        connection &&
+        Object.hasOwn(config.connections, request.connection) &&
+        targets.snowflakeJwt.includes(request.connection)
+      ) {
+        return {
+          tokenType: 'snowflake-jwt',
+          connectionName: request.connection,
+          connection,
+          cacheKey: `jwt\u0000${request.connection}`,
+        };
+      }
+      break;
+    }
+    case 'oauth': {
+      const integration = Object.hasOwn(config.oauthIntegrations, request.integration)
+        ? config.oauthIntegrations[request.integration]
+        : undefined;
+      if (!integration?.enabled) break;
+      for (const target of targets.oauth) {
+        if (target.integration !== request.integration) continue;
+        const scopes = request.scopes ?? target.scopes;
+        if (!scopes.every((s) => target.scopes.includes(s))) continue;
+        const sorted = [...new Set(scopes)].sort();
+        return {
+          tokenType: 'oauth',
+          integrationName: request.integration,
+          integration,
+          scopes: sorted,
+          cacheKey: `oauth\u0000${request.integration}\u0000${sorted.join(' ')}`,
+        };
+      }
+      break;
+    }
+  }
+  throw new NotAuthorizedError();
+}
+
+function targetsOf(config: Config, caller: Caller): Targets {
+  if (caller.kind === 'direct') return config.directInvoke;
+  const grants = config.grants.filter((g) => callerMatchesGrant(caller.principalArn, g.principal));
+  return {
+    postgres: grants.flatMap((g) => g.postgres),
+    snowflakeJwt: grants.flatMap((g) => g.snowflakeJwt),
+    oauth: grants.flatMap((g) => g.oauth),
+  };
+}

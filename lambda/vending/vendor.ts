@@ -1,0 +1,235 @@
+import { tokenId } from '../audit/token-id';
+import type { Config, Connection } from '../config/schema';
+import type { Signer } from '../keys/signer';
+import type { OAuthTokenSource } from '../oauth/access-token';
+import type { KeyPairJwt } from '../snowflake/jwt';
+import { mintKeyPairJwt } from '../snowflake/jwt';
+import { mintPostgresAccessToken, type PostgresAccessToken } from '../snowflake/postgres-token';
+import type { SqlApiClient } from '../snowflake/sql-api';
+import type { TokenLifetime } from '../ttl';
+import { tokenLifetime } from '../ttl';
+import { type CacheOutcome, TokenCache } from './cache';
+import { type AuthorizedTarget, authorize } from './policy';
+import type { Caller, VendRequest } from './request';
+
+/** The SQL API client and signer of one configured Snowflake connection. */
+export interface SnowflakeConnection {
+  readonly name: string;
+  readonly config: Connection;
+  readonly sql: SqlApiClient;
+  readonly signer: Signer;
+}
+
+export interface TokenVendorDeps {
+  readonly config: Config;
+  /** The runtime of a configured connection (created lazily by the composition root). */
+  readonly connection: (name: string) => SnowflakeConnection;
+  readonly oauth: OAuthTokenSource;
+  readonly now?: () => number;
+}
+
+export interface PostgresTokenResponse extends TokenLifetime {
+  readonly tokenType: 'snowflake-postgres';
+  readonly token: string;
+  readonly instance: string;
+  readonly username: string;
+  readonly connection: { readonly host: string; readonly port: number; readonly sslmode: string };
+}
+
+export interface SnowflakeJwtResponse extends TokenLifetime {
+  readonly tokenType: 'KEYPAIR_JWT';
+  readonly token: string;
+  readonly account: string;
+  readonly user: string;
+  readonly publicKeyFingerprint: string;
+}
+
+export interface OAuthTokenResponse extends TokenLifetime {
+  readonly tokenType: 'oauth-access-token';
+  readonly token: string;
+  readonly integration: string;
+  readonly scopes: readonly string[];
+}
+
+export type TokenResponse = PostgresTokenResponse | SnowflakeJwtResponse | OAuthTokenResponse;
+
+/** What the audit trail records about a vend: everything but the token. */
+export interface VendAudit {
+  readonly cache: CacheOutcome;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  readonly tokenId: string;
+  readonly statementHandle?: string;
+  readonly snowflakeRequestId?: string;
+  /** Time spent minting upstream (Snowflake, KMS, OAuth), for misses. */
+  readonly upstreamMs?: number;
+}
+
+export interface VendOutcome {
+  readonly response: TokenResponse;
+  readonly audit: VendAudit;
+}
+
+/** A minted token as cached: the token, its id and what the audit trail needs. */
+interface Minted<T> {
+  readonly token: T;
+  readonly tokenId: string;
+  readonly expiresAt: Date;
+  readonly upstreamMs: number;
+}
+
+/**
+ * The token vendor: policy first, then the cache (with single-flight), then a mint through the SQL
+ * API, the signer or the OAuth token endpoint. Every answer carries TTL metadata computed at the
+ * moment of the answer.
+ *
+ * @example
+ * ```ts
+ * const { response } = await vendor.vend({ kind: 'http', principalArn }, { tokenType: 'postgres', instance: 'reporting_server', username: 'reporting_user' }, { deadline });
+ * ```
+ */
+export class TokenVendor {
+  readonly #deps: TokenVendorDeps;
+  readonly #cache: TokenCache;
+  readonly #now: () => number;
+
+  constructor(deps: TokenVendorDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#cache = new TokenCache({
+      maxEntries: deps.config.cache.maxEntries,
+      enabled: deps.config.cache.enabled,
+      now: this.#now,
+    });
+  }
+
+  /** Throws NotAuthorizedError, SnowflakeError, KeyMaterialError, OAuthError, … (see `public-error.ts`). */
+  async vend(
+    caller: Caller,
+    request: VendRequest,
+    options: { readonly deadline: number },
+  ): Promise<VendOutcome> {
+    const target = authorize(this.#deps.config, caller, request);
+    switch (target.tokenType) {
+      case 'postgres':
+        return this.#postgres(target, options.deadline);
+      case 'snowflake-jwt':
+        return this.#snowflakeJwt(target);
+      case 'oauth':
+        return this.#oauth(target, options.deadline);
+    }
+  }
+
+  async #postgres(
+    target: Extract<AuthorizedTarget, { tokenType: 'postgres' }>,
+    deadline: number,
+  ): Promise<VendOutcome> {
+    const policy = this.#deps.config.tokens.postgres;
+    const { value, cache } = await this.#cache.get(target.cacheKey, policy.minRemainingSeconds * 1000, () =>
+      this.#timed(async () => {
+        const { sql } = this.#deps.connection(target.instance.connection);
+        return mintPostgresAccessToken(sql, {
+          instance: target.instance.instance,
+          username: target.username,
+          deadline,
+          refreshRatio: policy.refreshRatio,
+          now: this.#now,
+          queryTag: 'token-vendor',
+        });
+      }),
+    );
+    const token: PostgresAccessToken = value.token;
+    const { instance } = target;
+    return {
+      response: {
+        tokenType: 'snowflake-postgres',
+        token: token.token,
+        instance: instance.instance,
+        username: token.username,
+        ...this.#ttl(token, policy.refreshRatio),
+        connection: { host: instance.host, port: instance.port, sslmode: instance.sslmode },
+      },
+      audit: {
+        ...auditOf(value, cache),
+        statementHandle: token.statementHandle,
+        snowflakeRequestId: token.requestId,
+      },
+    };
+  }
+
+  async #snowflakeJwt(
+    target: Extract<AuthorizedTarget, { tokenType: 'snowflake-jwt' }>,
+  ): Promise<VendOutcome> {
+    const policy = this.#deps.config.tokens.snowflakeJwt;
+    const { value, cache } = await this.#cache.get(target.cacheKey, policy.minRemainingSeconds * 1000, () =>
+      this.#timed(() =>
+        mintKeyPairJwt({
+          account: target.connection.account,
+          user: target.connection.user,
+          signer: this.#deps.connection(target.connectionName).signer,
+          lifetimeSeconds: target.connection.jwtLifetimeSeconds,
+          refreshRatio: policy.refreshRatio,
+          now: this.#now,
+        }),
+      ),
+    );
+    const jwt: KeyPairJwt = value.token;
+    return {
+      response: {
+        tokenType: 'KEYPAIR_JWT',
+        token: jwt.token,
+        account: jwt.account,
+        user: jwt.user,
+        publicKeyFingerprint: jwt.publicKeyFingerprint,
+        ...this.#ttl(jwt, policy.refreshRatio),
+      },
+      audit: auditOf(value, cache),
+    };
+  }
+
+  async #oauth(
+    target: Extract<AuthorizedTarget, { tokenType: 'oauth' }>,
+    deadline: number,
+  ): Promise<VendOutcome> {
+    const policy = this.#deps.config.tokens.oauth;
+    const { value, cache } = await this.#cache.get(target.cacheKey, policy.minRemainingSeconds * 1000, () =>
+      this.#timed(() => this.#deps.oauth(target.integrationName, target.scopes, deadline)),
+    );
+    return {
+      response: {
+        tokenType: 'oauth-access-token',
+        token: value.token.token,
+        integration: target.integrationName,
+        scopes: value.token.scopes,
+        ...this.#ttl(value.token, policy.refreshRatio),
+      },
+      audit: auditOf(value, cache),
+    };
+  }
+
+  /** TTL metadata as of now: `expiresIn` counts down for cached tokens; `refreshAt` stays fixed. */
+  #ttl(token: { issuedAt: Date; expiresAt: Date }, refreshRatio: number): TokenLifetime {
+    return tokenLifetime(token.issuedAt.getTime(), token.expiresAt.getTime(), this.#now(), refreshRatio);
+  }
+
+  async #timed<T extends { token: string; expiresAt: Date }>(mint: () => Promise<T>): Promise<Minted<T>> {
+    const started = this.#now();
+    const token = await mint();
+    return {
+      token,
+      tokenId: tokenId(token.token),
+      expiresAt: token.expiresAt,
+      upstreamMs: this.#now() - started,
+    };
+  }
+}
+
+function auditOf(value: Minted<{ issuedAt: Date; expiresAt: Date }>, cache: CacheOutcome): VendAudit {
+  return {
+    cache,
+    issuedAt: value.token.issuedAt,
+    expiresAt: value.expiresAt,
+    tokenId: value.tokenId,
+    ...(cache === 'miss' ? { upstreamMs: value.upstreamMs } : {}),
+  };
+}

@@ -1,0 +1,78 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type EmulatorFixture, emulatorFixture } from '../../support/emulator';
+import { lambdaContext, ROLE_ARN, ROLE_SESSION, restEvent } from '../../support/events';
+import { writeTempFile } from '../../support/keys';
+
+/** The deployed entry points: wired at cold start, config read on the first request. */
+describe('Lambda entry points', () => {
+  let fx: EmulatorFixture;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    fx = await emulatorFixture();
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await fx.emulator.close();
+  });
+
+  it('import without reading config, answer CONFIG_ERROR while none is set, then work once it is', async () => {
+    // Prepare
+    delete process.env.TOKEN_VENDOR_CONFIG;
+    delete process.env.TOKEN_VENDOR_CONFIG_FILE;
+    vi.resetModules();
+    const { handler } = await import('../../../lambda/handlers/http');
+    const event = () =>
+      restEvent(
+        '/v1/tokens/postgres',
+        { instance: 'reporting_server', username: 'reporting_user' },
+        ROLE_SESSION,
+      );
+    // Act
+    const missing = (await handler(event(), lambdaContext())) as APIGatewayProxyResult;
+    process.env.TOKEN_VENDOR_CONFIG = JSON.stringify({
+      connections: {
+        demo: {
+          account: 'myorg-acct',
+          user: 'svc',
+          role: 'TOKEN_VENDOR',
+          apiBaseUrl: fx.emulator.url,
+          key: { file: { path: writeTempFile('k.p8', fx.key.pkcs8Pem) } },
+        },
+      },
+      postgresInstances: [
+        {
+          connection: 'demo',
+          instance: 'reporting_server',
+          host: 'h.example',
+          allowedUsers: ['reporting_user'],
+        },
+      ],
+      grants: [
+        { principal: ROLE_ARN, postgres: [{ instance: 'reporting_server', usernames: ['reporting_user'] }] },
+      ],
+    });
+    const working = (await handler(event(), lambdaContext())) as APIGatewayProxyResult;
+    // Assess
+    expect(missing.statusCode).toBe(500);
+    expect(JSON.parse(missing.body).error).toMatchObject({
+      code: 'CONFIG_ERROR',
+      message: expect.stringContaining('TOKEN_VENDOR_CONFIG'),
+    });
+    expect(working.statusCode).toBe(200);
+    expect(fx.emulator.validatePostgresToken(JSON.parse(working.body).token)).toBeDefined();
+  });
+
+  it('the direct entry answers an invalid config with a ConfigError naming the field', async () => {
+    process.env.TOKEN_VENDOR_CONFIG = JSON.stringify({
+      connections: { demo: { account: 'xy12345.aws', user: 'svc', key: { file: { path: 'k' } } } },
+    });
+    vi.resetModules();
+    const { handler } = await import('../../../lambda/handlers/direct');
+    const error = await handler({ tokenType: 'snowflake-jwt', connection: 'demo' }, lambdaContext()).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: 'ConfigError', code: 'CONFIG_ERROR' });
+    expect((error as Error).message).toContain('connections.demo.account');
+  });
+});

@@ -1,0 +1,188 @@
+import { constants, privateEncrypt } from 'node:crypto';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { EncryptCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import type { SnowflakeEmulatorOptions } from '../../emulator/server';
+import { AuditLog, type AuditSink } from '../../lambda/audit/audit-log';
+import type { AuditRecord } from '../../lambda/audit/record';
+import { parseConfig } from '../../lambda/config/load';
+import type { ConfigInput } from '../../lambda/config/schema';
+import { createDirectHandler } from '../../lambda/handlers/direct';
+import { createHttpHandler } from '../../lambda/handlers/http';
+import { createRuntime, type Runtime } from '../../lambda/handlers/runtime';
+import { type EmulatorFixture, emulatorFixture } from './emulator';
+import { ROLE_ARN } from './events';
+import { rsaKeyPair } from './keys';
+
+export const OAUTH_CLIENT_SECRET = 'oauth-client-secret-7f3a9c';
+export const PASSPHRASE = 'vendor-key-passphrase-91b2';
+
+export interface VendingHarness extends EmulatorFixture {
+  readonly runtime: Runtime;
+  readonly http: ReturnType<typeof createHttpHandler>;
+  readonly direct: ReturnType<typeof createDirectHandler>;
+  readonly sealedDirect: ReturnType<typeof createDirectHandler>;
+  readonly records: AuditRecord[];
+  readonly sm: AwsClientStub<SecretsManagerClient>;
+  readonly kms: AwsClientStub<KMSClient>;
+  /** Every secret string the harness handed out, for leak assertions. */
+  readonly secrets: readonly string[];
+  close(): Promise<void>;
+}
+
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+/**
+ * The real handlers over the real vendor, SQL API client and emulator. Secrets Manager and KMS are
+ * mocked at the SDK boundary: the key secret is an encrypted PKCS#8 PEM with its passphrase, KMS signs
+ * with a real RSA key and "encrypts" reversibly so tests can check the envelope.
+ *
+ * @example
+ * ```ts
+ * const h = await vendingHarness();
+ * const res = await h.http(restEvent('/v1/tokens/postgres', body, ROLE_SESSION), lambdaContext());
+ * ```
+ */
+export async function vendingHarness(
+  options: {
+    now?: () => number;
+    emulator?: Partial<SnowflakeEmulatorOptions>;
+    config?: (c: ConfigInput) => void;
+    auditSink?: AuditSink;
+  } = {},
+): Promise<VendingHarness> {
+  const kmsKey = rsaKeyPair();
+  const fx = await emulatorFixture({
+    ...(options.now ? { now: options.now } : {}),
+    publicKey2: kmsKey.publicKey,
+    oauthClients: [
+      {
+        clientId: 'token-vendor',
+        clientSecret: OAUTH_CLIENT_SECRET,
+        allowedScopes: ['useraccount', 'admin'],
+        expiresIn: 3600,
+      },
+    ],
+    ...options.emulator,
+  });
+  // Instances, not classes, are mocked so that several harnesses can live side by side.
+  const smClient = new SecretsManagerClient({ region: 'us-east-1' });
+  const kmsClient = new KMSClient({ region: 'us-east-1' });
+  const sm = mockClient(smClient);
+  const kms = mockClient(kmsClient);
+  const pem = fx.key.privateKey
+    .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSPHRASE })
+    .toString();
+  sm.on(GetSecretValueCommand, { SecretId: 'tv/demo' }).resolves({
+    SecretString: JSON.stringify({ privateKey: pem, passphrase: PASSPHRASE }),
+    VersionId: 'v1',
+  });
+  sm.on(GetSecretValueCommand, { SecretId: 'tv/oauth' }).resolves({
+    SecretString: JSON.stringify({ clientSecret: OAUTH_CLIENT_SECRET }),
+  });
+  kms.on(GetPublicKeyCommand).resolves({
+    KeyId: 'arn:aws:kms:us-east-1:111122223333:key/k1',
+    PublicKey: new Uint8Array(kmsKey.publicKey.export({ type: 'spki', format: 'der' })),
+    KeySpec: 'RSA_2048',
+    KeyUsage: 'SIGN_VERIFY',
+    SigningAlgorithms: ['RSASSA_PKCS1_V1_5_SHA_256'],
+  });
+  kms.on(SignCommand).callsFake((input: { Message: Uint8Array }) => ({
+    Signature: privateEncrypt(
+      { key: kmsKey.privateKey, padding: constants.RSA_PKCS1_PADDING },
+      Buffer.concat([SHA256_DIGEST_INFO, input.Message]),
+    ),
+  }));
+  kms.on(EncryptCommand).callsFake((input: { Plaintext: Uint8Array; KeyId: string }) => ({
+    KeyId: input.KeyId,
+    CiphertextBlob: Buffer.from(`sealed:${Buffer.from(input.Plaintext).toString('base64')}`),
+  }));
+
+  const input: ConfigInput = {
+    connections: {
+      demo: {
+        account: 'myorg-acct',
+        user: 'svc',
+        role: 'TOKEN_VENDOR',
+        apiBaseUrl: fx.emulator.url,
+        key: { secretsManager: { secretId: 'tv/demo' } },
+      },
+      kmsconn: {
+        account: 'xy12345.us-east-1',
+        user: 'svc',
+        role: 'TOKEN_VENDOR',
+        apiBaseUrl: fx.emulator.url,
+        key: { kms: { keyId: 'alias/tv' } },
+      },
+    },
+    postgresInstances: [
+      {
+        connection: 'demo',
+        instance: 'reporting_server',
+        host: 'pg.example.snowflake.app',
+        allowedUsers: ['reporting_user', 'etl_user', 'Reporting_User'],
+      },
+    ],
+    oauthIntegrations: {
+      servicenow: {
+        grant: 'CLIENT_CREDENTIALS',
+        tokenEndpoint: fx.emulator.tokenEndpoint,
+        clientId: 'token-vendor',
+        clientSecret: { secretsManager: { secretId: 'tv/oauth', field: 'clientSecret' } },
+        accessTokenValiditySeconds: 1800,
+        allowedScopes: ['useraccount', 'admin'],
+      },
+    },
+    grants: [
+      {
+        principal: ROLE_ARN,
+        postgres: [{ instance: 'reporting_server', usernames: ['reporting_user'] }],
+        snowflakeJwt: ['demo', 'kmsconn'],
+        oauth: [{ integration: 'servicenow', scopes: ['useraccount'] }],
+      },
+      {
+        principal: 'arn:aws:iam::111122223333:user/alice',
+        postgres: [{ instance: 'reporting_server', usernames: ['etl_user'] }],
+      },
+    ],
+    directInvoke: {
+      postgres: [{ instance: 'reporting_server', usernames: ['etl_user'] }],
+      snowflakeJwt: ['demo'],
+    },
+  };
+  options.config?.(input);
+  const config = parseConfig(input);
+  const runtime = createRuntime({
+    config,
+    secretsManager: () => smClient,
+    kms: () => kmsClient,
+    now: options.now,
+    retry: { baseDelayMs: 10, maxDelayMs: 50, pollInitialMs: 10, pollMaxMs: 50 },
+  });
+  const records: AuditRecord[] = [];
+  const audit = new AuditLog({
+    info: (message, attributes) => {
+      records.push(attributes as unknown as AuditRecord);
+      options.auditSink?.info(message, attributes ?? {});
+    },
+  });
+  const metrics = new Metrics({ namespace: 'TokenVendorTest', serviceName: 'token-vendor' });
+  const deps = { vendor: () => runtime.vendor, audit, metrics, now: options.now };
+  return {
+    ...fx,
+    runtime,
+    http: createHttpHandler(deps),
+    direct: createDirectHandler(deps),
+    sealedDirect: createDirectHandler({ ...deps, envelope: { kms: runtime.kms, keyId: 'alias/envelope' } }),
+    records,
+    sm,
+    kms,
+    secrets: [PASSPHRASE, OAUTH_CLIENT_SECRET, pem, ...pem.split('\n').filter((l) => l.length > 40)],
+    close: async () => {
+      sm.restore();
+      kms.restore();
+      await fx.emulator.close();
+    },
+  };
+}

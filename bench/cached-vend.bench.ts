@@ -10,7 +10,7 @@ import { AuditLog } from '../lambda/audit/audit-log';
 import { parseConfig } from '../lambda/config/load';
 import { createHttpHandler } from '../lambda/handlers/http';
 import { createRuntime } from '../lambda/handlers/runtime';
-import { measure, printTable, round, writeResults } from './measure';
+import { type BenchRow, measure, printTable, round, writeResults } from './measure';
 
 /**
  * Target (DESIGN.md): a cached vend through the full handler (middy, caller identity, body validation,
@@ -77,8 +77,8 @@ export async function cachedVendBench(): Promise<{ ratio: number; pass: boolean 
 
   const write = process.stdout.write;
   process.stdout.write = (() => true) as typeof process.stdout.write;
-  let vend;
-  let bare;
+  let vend: BenchRow;
+  let bare: BenchRow;
   try {
     vend = await measure('cached vend through the full handler', async () => {
       const response = (await handler(event, context())) as APIGatewayProxyResult;

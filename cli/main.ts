@@ -1,16 +1,22 @@
 import * as fingerprintCommand from './commands/fingerprint';
 import * as jwtCommand from './commands/jwt';
 import * as postgresTokenCommand from './commands/postgres-token';
+import * as rotationCheckCommand from './commands/rotation-check';
 import * as tokenIdModule from './commands/token-id';
 import { errorLine, exitCodeFor, UsageError } from './errors';
 import { type CliIo, ExitCode } from './io';
 
-type Command = { run: (args: string[], io: CliIo) => Promise<void>; usage: string };
+/** A command returns its exit code, or nothing for success. */
+type Command = {
+  run: (args: string[], io: CliIo) => Promise<number | undefined> | Promise<void>;
+  usage: string;
+};
 
 const COMMANDS: Record<string, Command> = {
   fingerprint: { run: fingerprintCommand.fingerprint, usage: fingerprintCommand.usage },
   jwt: { run: jwtCommand.jwt, usage: jwtCommand.usage },
   'postgres-token': { run: postgresTokenCommand.postgresToken, usage: postgresTokenCommand.usage },
+  'rotation-check': { run: rotationCheckCommand.rotationCheck, usage: rotationCheckCommand.usage },
   'token-id': { run: tokenIdModule.tokenIdCommand, usage: tokenIdModule.usage },
 };
 
@@ -49,8 +55,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
           : `unknown command "${name}". Run "token-vendor --help".`,
       );
     }
-    await command.run(args, io);
-    return ExitCode.Ok;
+    return (await command.run(args, io)) ?? ExitCode.Ok;
   } catch (error) {
     io.stderr.write(`${errorLine(error)}\n`);
     return exitCodeFor(error);

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { CachedKey } from './cached-key';
 import { KeyErrorCode, KeyMaterialError } from './errors';
 import { loadPrivateKey, localSigningKey } from './private-key';
@@ -40,8 +40,10 @@ export class FileSigner implements Signer {
 
   async #read(): Promise<SigningKey> {
     let pem: string;
+    let modified: Date;
     try {
       pem = await readFile(this.options.path, 'utf8');
+      modified = (await stat(this.options.path)).mtime;
     } catch (error) {
       throw new KeyMaterialError(
         KeyErrorCode.FileNotFound,
@@ -51,6 +53,7 @@ export class FileSigner implements Signer {
         },
       );
     }
-    return localSigningKey(loadPrivateKey(pem, this.options.passphrase, this.source), this.source);
+    // The file's modification time stands in for the key's creation time (the rotation check's age).
+    return localSigningKey(loadPrivateKey(pem, this.options.passphrase, this.source), this.source, modified);
   }
 }

@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs';
+import { loadConfigFile } from '../../lambda/config/load';
+import { createRuntime } from '../../lambda/handlers/runtime';
+import { checkKeys } from '../../lambda/rotation/check';
+import { parseFlags } from '../args';
+import { UsageError } from '../errors';
+import { type CliIo, ExitCode } from '../io';
+
+export const usage = 'rotation-check [--config F] [--json]   (default config: .local/config.json)';
+
+/**
+ * `token-vendor rotation-check`: the scheduled key check, run locally. Exit 0 only when every
+ * connection is OK; 4 when a check could not run (ERROR); 1 for any other finding.
+ */
+export async function rotationCheck(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseFlags(
+    args,
+    { config: { type: 'string' }, json: { type: 'boolean' } },
+    'rotation-check',
+  );
+  const path = values.config ?? '.local/config.json';
+  if (!values.config && !existsSync(path))
+    throw new UsageError(
+      'rotation-check: no --config given and .local/config.json does not exist (start the local stack, or pass --config).',
+    );
+  const config = await loadConfigFile(path);
+  const runtime = createRuntime({ config, env: io.env });
+  const report = await checkKeys(config, runtime.connection, { deadline: Date.now() + 60_000 });
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    for (const c of report.connections) io.stdout.write(`${c.connection}\t${c.status}\t${c.detail}\n`);
+  }
+  if (report.connections.some((c) => c.status === 'ERROR')) return ExitCode.Upstream;
+  return report.connections.every((c) => c.status === 'OK') ? ExitCode.Ok : ExitCode.Other;
+}

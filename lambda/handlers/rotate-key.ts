@@ -1,0 +1,108 @@
+import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { AuditLog } from '../audit/audit-log';
+import { TokenVendorError } from '../errors';
+import { KeyRotation, type RotationStep, type StepResult } from '../rotation/rotate';
+import type { RetryPolicy } from '../snowflake/sql-api';
+import { InvalidRequestError } from '../vending/errors';
+import { auditLog, defaultRuntime, type Runtime } from './runtime';
+
+/** The event Secrets Manager sends a rotation function. */
+export interface RotationEvent {
+  readonly SecretId: string;
+  readonly ClientRequestToken: string;
+  readonly Step: RotationStep;
+}
+
+const STEPS = new Set<RotationStep>(['createSecret', 'setSecret', 'testSecret', 'finishSecret']);
+
+export interface RotateKeyDeps {
+  readonly runtime: () => Runtime;
+  readonly audit: AuditLog;
+  readonly now?: () => number;
+  readonly fetch?: typeof fetch;
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+/**
+ * The Secrets Manager rotation function for connection keys. It finds the connection whose
+ * `key.secretsManager.secretId` names the secret (by the id in the event, its ARN or its name), runs
+ * the step, writes a `key.rotated` audit record, and after `finishSecret` drops its own cached key.
+ *
+ * @example
+ * ```ts
+ * export const handler = createRotateKeyHandler({ runtime: defaultRuntime, audit });
+ * ```
+ */
+export function createRotateKeyHandler(deps: RotateKeyDeps) {
+  const now = deps.now ?? Date.now;
+  return middy<RotationEvent, StepResult, Error, Context>().handler(async (event, context) => {
+    const started = now();
+    const record = (extra: Record<string, unknown>, detail: Record<string, unknown>) =>
+      deps.audit.write({
+        event: 'key.rotated',
+        time: new Date(started).toISOString(),
+        requestId: context.awsRequestId ?? 'unknown',
+        trigger: 'rotation',
+        durationMs: now() - started,
+        ...extra,
+        detail: { step: event?.Step, versionId: event?.ClientRequestToken, ...detail },
+      });
+    try {
+      if (
+        !event ||
+        typeof event.SecretId !== 'string' ||
+        typeof event.ClientRequestToken !== 'string' ||
+        !STEPS.has(event.Step)
+      ) {
+        throw new InvalidRequestError(
+          'Expected a Secrets Manager rotation event {SecretId, ClientRequestToken, Step}.',
+        );
+      }
+      const runtime = deps.runtime();
+      const name = await connectionFor(runtime, event.SecretId);
+      const { sql, signer, config } = runtime.connection(name);
+      const result = await new KeyRotation({
+        secretsManager: runtime.secretsManager(),
+        connection: config,
+        sql,
+        now,
+        fetch: deps.fetch,
+        retry: deps.retry,
+      }).run(event.Step, event.SecretId, event.ClientRequestToken);
+      if (event.Step === 'finishSecret') signer.refresh();
+      record(
+        {},
+        { connection: name, outcome: result.outcome, fingerprint: result.fingerprint, slot: result.slot },
+      );
+      return result;
+    } catch (error) {
+      const code = error instanceof TokenVendorError ? error.code : 'INTERNAL';
+      record(
+        {
+          errorCode: code,
+          errorMessage: error instanceof TokenVendorError ? error.message : 'unexpected error',
+        },
+        {},
+      );
+      throw error;
+    }
+  });
+}
+
+async function connectionFor(runtime: Runtime, secretId: string): Promise<string> {
+  const bySecret = (ids: readonly (string | undefined)[]) =>
+    Object.entries(runtime.config.connections).find(
+      ([, c]) => 'secretsManager' in c.key && ids.includes(c.key.secretsManager.secretId),
+    )?.[0];
+  const direct = bySecret([secretId]);
+  if (direct) return direct;
+  const description = await runtime.secretsManager().send(new DescribeSecretCommand({ SecretId: secretId }));
+  const found = bySecret([description.ARN, description.Name]);
+  if (!found) throw new InvalidRequestError(`No connection keeps its key in secret ${secretId}.`);
+  return found;
+}
+
+/** The Lambda entry point for Secrets Manager rotation. */
+export const handler = createRotateKeyHandler({ runtime: defaultRuntime, audit: auditLog });

@@ -1,0 +1,85 @@
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { AuditLog } from '../audit/audit-log';
+import { checkKeys, type RotationReport } from '../rotation/check';
+import { deadlineOf } from './invocation';
+import { auditLog, defaultRuntime, metrics, type Runtime } from './runtime';
+
+/** Metric names of the rotation check (namespace `TokenVendor`), shared with the CDK alarms. */
+export const RotationMetric = {
+  KeysNotRegistered: 'KeysNotRegistered',
+  KeysRotationDue: 'KeysRotationDue',
+  KeysOverdue: 'KeysOverdue',
+  KeyChecksFailed: 'KeyChecksFailed',
+  KeyAgeDays: 'KeyAgeDays',
+} as const;
+
+export interface RotationCheckDeps {
+  readonly runtime: () => Pick<Runtime, 'config' | 'connection'>;
+  readonly audit: AuditLog;
+  readonly metrics: Metrics;
+  readonly now?: () => number;
+}
+
+/**
+ * The scheduled key check (EventBridge): for each connection, the key's fingerprint, its slot in
+ * `DESC USER`, its age and status. Publishes EMF metrics (totals for the alarms, and per-connection
+ * `KeyAgeDays`), writes one `key.rotation-checked` audit record, and returns the report.
+ *
+ * @example
+ * ```ts
+ * export const handler = createRotationCheckHandler({ runtime: defaultRuntime, audit, metrics });
+ * ```
+ */
+export function createRotationCheckHandler(deps: RotationCheckDeps) {
+  const now = deps.now ?? Date.now;
+  return middy<unknown, RotationReport, Error, Context>()
+    .use(logMetrics(deps.metrics))
+    .handler(async (_event, context) => {
+      const started = now();
+      const runtime = deps.runtime();
+      const report = await checkKeys(runtime.config, runtime.connection, {
+        now,
+        deadline: deadlineOf(context, started),
+      });
+      const count = (status: string) => report.connections.filter((c) => c.status === status).length;
+      deps.metrics.addMetric(RotationMetric.KeysNotRegistered, MetricUnit.Count, count('NOT_REGISTERED'));
+      deps.metrics.addMetric(RotationMetric.KeysRotationDue, MetricUnit.Count, count('ROTATION_DUE'));
+      deps.metrics.addMetric(RotationMetric.KeysOverdue, MetricUnit.Count, count('OVERDUE'));
+      deps.metrics.addMetric(RotationMetric.KeyChecksFailed, MetricUnit.Count, count('ERROR'));
+      for (const connection of report.connections) {
+        if (connection.ageDays === undefined) continue;
+        const single = deps.metrics.singleMetric();
+        single.addDimension('connection', connection.connection);
+        single.addMetric(RotationMetric.KeyAgeDays, MetricUnit.Count, connection.ageDays);
+      }
+      const notOk = report.connections.filter((c) => c.status !== 'OK');
+      deps.audit.write({
+        event: 'key.rotation-checked',
+        time: new Date(started).toISOString(),
+        requestId: context.awsRequestId ?? 'unknown',
+        trigger: 'schedule',
+        durationMs: now() - started,
+        ...(notOk.length > 0 ? { errorCode: notOk.map((c) => `${c.connection}:${c.status}`).join(',') } : {}),
+        detail: {
+          connections: report.connections.map(
+            ({ connection, status, slot, ageDays, fingerprint, errorCode }) => ({
+              connection,
+              status,
+              slot,
+              ageDays,
+              fingerprint,
+              errorCode,
+            }),
+          ),
+        },
+      });
+      return report;
+    });
+}
+
+/** The Lambda entry point for the EventBridge schedule. */
+export const handler = createRotationCheckHandler({ runtime: defaultRuntime, audit: auditLog, metrics });

@@ -1,0 +1,167 @@
+import type { Config } from '../config/schema';
+import { TokenVendorError } from '../errors';
+import { KmsSigner } from '../keys/kms-signer';
+import { SnowflakeError } from '../snowflake/errors';
+import { describeUserKeys, slotOf } from '../snowflake/user-keys';
+import type { SnowflakeConnection } from '../vending/vendor';
+
+export type KeyStatus = 'OK' | 'ROTATION_DUE' | 'OVERDUE' | 'NOT_REGISTERED' | 'ERROR';
+
+/** The rotation check's finding for one connection. */
+export interface ConnectionKeyReport {
+  readonly connection: string;
+  readonly status: KeyStatus;
+  /** What the status means and what to do about it. */
+  readonly detail: string;
+  readonly account: string;
+  readonly user: string;
+  readonly fingerprint?: string;
+  /** The slot holding the key: 1 (`RSA_PUBLIC_KEY`) or 2 (`RSA_PUBLIC_KEY_2`). */
+  readonly slot?: 1 | 2;
+  readonly keyVersion?: string;
+  readonly keyCreatedAt?: string;
+  readonly ageDays?: number;
+  readonly rotateAfterDays: number;
+  readonly overdueAfterDays: number;
+  readonly errorCode?: string;
+}
+
+export interface RotationReport {
+  readonly checkedAt: string;
+  readonly connections: readonly ConnectionKeyReport[];
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Check every connection's key: its fingerprint (Secrets Manager, KMS or file), the slot `DESC USER`
+ * shows it in, its age, and whether rotation is due. Connections are checked in parallel and one
+ * connection's failure (`ERROR`) never hides the others' results.
+ *
+ * @example
+ * ```ts
+ * const report = await checkKeys(config, runtime.connection, { now: Date.now });
+ * ```
+ */
+export async function checkKeys(
+  config: Config,
+  connection: (name: string) => SnowflakeConnection,
+  options: { now?: () => number; deadline?: number } = {},
+): Promise<RotationReport> {
+  const now = options.now ?? Date.now;
+  const checkedAt = now();
+  const names = Object.keys(config.connections);
+  const settled = await Promise.allSettled(
+    names.map((name) => checkOne(name, config, connection, checkedAt, options.deadline)),
+  );
+  return {
+    checkedAt: new Date(checkedAt).toISOString(),
+    connections: settled.map((result, i) => {
+      if (result.status === 'fulfilled') return result.value;
+      const name = names[i]!;
+      const settings = config.connections[name]!;
+      const error = result.reason;
+      const code = error instanceof TokenVendorError ? error.code : 'INTERNAL';
+      return {
+        connection: name,
+        status: 'ERROR',
+        detail: `The check failed (${code}): ${error instanceof TokenVendorError ? error.message : 'unexpected error'} Fix the cause and run the check again.`,
+        account: settings.account,
+        user: settings.user,
+        rotateAfterDays: settings.rotation.rotateAfterDays,
+        overdueAfterDays: settings.rotation.overdueAfterDays,
+        errorCode: code,
+      };
+    }),
+  };
+}
+
+async function checkOne(
+  name: string,
+  config: Config,
+  connection: (name: string) => SnowflakeConnection,
+  nowMs: number,
+  deadline: number | undefined,
+): Promise<ConnectionKeyReport> {
+  const settings = config.connections[name]!;
+  const { signer, sql } = connection(name);
+  const { rotateAfterDays, overdueAfterDays } = settings.rotation;
+  const key = await signer.currentKey();
+  let registered: Awaited<ReturnType<typeof describeUserKeys>>;
+  try {
+    registered = await describeUserKeys(sql, settings.user, { deadline });
+  } catch (error) {
+    // 394304: Snowflake itself says the key's fingerprint is in neither slot.
+    if (
+      error instanceof SnowflakeError &&
+      error.code === 'SNOWFLAKE_AUTH_FAILED' &&
+      error.snowflakeCode === '394304'
+    ) {
+      return {
+        connection: name,
+        account: settings.account,
+        user: settings.user,
+        fingerprint: key.fingerprint,
+        keyVersion: key.version,
+        rotateAfterDays,
+        overdueAfterDays,
+        status: 'NOT_REGISTERED',
+        detail:
+          `Snowflake does not have the vendor's key ${key.fingerprint} in either key slot of ${settings.user.toUpperCase()} (394304); every mint fails. ` +
+          `Register it (ALTER USER ${settings.user.toUpperCase()} SET RSA_PUBLIC_KEY_2 = '<public key body>') or restore the registered key in ${signer.source}.`,
+      };
+    }
+    throw error;
+  }
+  const slot = slotOf(registered, key.fingerprint);
+  const created =
+    key.createdAt ??
+    (signer instanceof KmsSigner ? await signer.createdAt() : undefined) ??
+    (slot ? registered.slots[slot]?.lastSetAt : undefined);
+  const ageDays = created ? Math.floor((nowMs - created.getTime()) / DAY_MS) : undefined;
+  const base = {
+    connection: name,
+    account: settings.account,
+    user: settings.user,
+    fingerprint: key.fingerprint,
+    keyVersion: key.version,
+    rotateAfterDays,
+    overdueAfterDays,
+    ...(created ? { keyCreatedAt: created.toISOString() } : {}),
+    ...(ageDays === undefined ? {} : { ageDays }),
+  };
+  if (!slot) {
+    const held =
+      [registered.slots[1]?.fingerprint, registered.slots[2]?.fingerprint].filter(Boolean).join(', ') ||
+      'none';
+    return {
+      ...base,
+      status: 'NOT_REGISTERED',
+      detail:
+        `The vendor's key ${key.fingerprint} is in neither key slot of ${registered.user} (registered: ${held}); every mint will fail with 394304. ` +
+        `Register it: ALTER USER ${registered.user} SET RSA_PUBLIC_KEY_2 = '<public key body>' (or restore the registered key in ${signer.source}).`,
+    };
+  }
+  const found = { ...base, slot };
+  if (ageDays === undefined)
+    return { ...found, status: 'OK', detail: `Registered in slot ${slot}; the key's age is unknown.` };
+  if (ageDays >= overdueAfterDays) {
+    return {
+      ...found,
+      status: 'OVERDUE',
+      detail: `The key is ${ageDays} days old, past the ${overdueAfterDays}-day limit. Rotate now: aws secretsmanager rotate-secret, or replace the key.`,
+    };
+  }
+  if (ageDays >= rotateAfterDays) {
+    return {
+      ...found,
+      status: 'ROTATION_DUE',
+      detail: `The key is ${ageDays} days old; rotation is due at ${rotateAfterDays} days (overdue at ${overdueAfterDays}). Check that the rotation schedule ran.`,
+    };
+  }
+  return {
+    ...found,
+    status: 'OK',
+    detail: `Registered in slot ${slot}; ${ageDays} days old (rotation due at ${rotateAfterDays}).`,
+  };
+}

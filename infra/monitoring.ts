@@ -1,0 +1,285 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+
+type Trigger = 'http' | 'direct' | 'rotation-check' | 'rotate-key';
+
+export interface MonitoringProps {
+  readonly functions: Record<Trigger, lambda.IFunction>;
+  readonly logGroups: Record<Trigger, logs.ILogGroup>;
+  readonly api: apigw.RestApi;
+  readonly key: kms.IKey;
+  readonly alarmEmail?: string;
+}
+
+const NAMESPACE = 'TokenVendor';
+
+/**
+ * Metric filters over the audit records, alarms (denials, failures, upstream unavailability, key
+ * findings, a silent rotation check, function errors) on an encrypted SNS topic, a dashboard, and saved
+ * Logs Insights queries for the audit trail.
+ */
+export class Monitoring extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Token Vendor alarms',
+      masterKey: props.key,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+
+    // Metric filters: the audit trail itself is the source of truth for denials and failures.
+    const vendingLogs = [props.logGroups.http, props.logGroups.direct];
+    const filterMetric = (name: string, pattern: logs.IFilterPattern) => {
+      vendingLogs.forEach((group, i) => {
+        new logs.MetricFilter(this, `${name}Filter${i}`, {
+          logGroup: group,
+          metricNamespace: `${NAMESPACE}/Audit`,
+          metricName: name,
+          filterPattern: pattern,
+          metricValue: '1',
+          defaultValue: 0,
+        });
+      });
+      return new cloudwatch.Metric({
+        namespace: `${NAMESPACE}/Audit`,
+        metricName: name,
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      });
+    };
+    const denials = filterMetric('Denials', logs.FilterPattern.stringValue('$.event', '=', 'token.denied'));
+    const failures = filterMetric('Failures', logs.FilterPattern.stringValue('$.event', '=', 'token.failed'));
+    const unavailable = filterMetric(
+      'UpstreamUnavailable',
+      logs.FilterPattern.all(
+        logs.FilterPattern.stringValue('$.event', '=', 'token.failed'),
+        logs.FilterPattern.any(
+          logs.FilterPattern.stringValue('$.errorCode', '=', 'UPSTREAM_UNAVAILABLE'),
+          logs.FilterPattern.stringValue('$.errorCode', '=', 'THROTTLED'),
+        ),
+      ),
+    );
+    const keyMetric = (name: string) =>
+      new cloudwatch.Metric({
+        namespace: NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: 'token-vendor' },
+        statistic: 'Maximum',
+        period: Duration.hours(1),
+      });
+
+    const alarm = (
+      name: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      description: string,
+      extra: Partial<cloudwatch.AlarmProps> = {},
+    ) => {
+      const a = new cloudwatch.Alarm(this, name, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...extra,
+      });
+      a.addAlarmAction(new actions.SnsAction(this.topic));
+      this.alarms.push(a);
+      return a;
+    };
+    alarm(
+      'DenialsAlarm',
+      denials,
+      10,
+      'Many requests were denied (token.denied): a caller lacks a grant, or someone is probing. See the "denials by principal" query.',
+    );
+    alarm(
+      'FailuresAlarm',
+      failures,
+      5,
+      'Token requests are failing (token.failed). See the "failures by error code" query; errorCause names the internal reason.',
+    );
+    alarm(
+      'UpstreamUnavailableAlarm',
+      unavailable,
+      3,
+      'Snowflake, KMS, Secrets Manager or the OAuth server is unavailable or throttling the vendor.',
+      { evaluationPeriods: 2, datapointsToAlarm: 2 },
+    );
+    alarm(
+      'KeyNotRegisteredAlarm',
+      keyMetric('KeysNotRegistered'),
+      1,
+      'A connection key is in neither Snowflake key slot: every mint for it fails. Run token-vendor rotation-check; register the key or restore it.',
+    );
+    alarm(
+      'KeyOverdueAlarm',
+      keyMetric('KeysOverdue'),
+      1,
+      'A connection key is past overdueAfterDays: rotate it (aws secretsmanager rotate-secret) and check the rotation schedule.',
+    );
+    alarm(
+      'KeyCheckFailedAlarm',
+      keyMetric('KeyChecksFailed'),
+      1,
+      'The rotation check could not check a connection (ERROR). Its audit record (key.rotation-checked) says why.',
+    );
+    alarm(
+      'RotationCheckSilentAlarm',
+      props.functions['rotation-check'].metricInvocations({ period: Duration.days(1), statistic: 'Sum' }),
+      1,
+      'The daily rotation check did not run in the last day: check the EventBridge schedule.',
+      {
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      },
+    );
+    for (const [trigger, f] of Object.entries(props.functions)) {
+      alarm(
+        `${trigger.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase())}ErrorsAlarm`,
+        f.metricErrors({ period: Duration.minutes(5) }),
+        1,
+        `The ${trigger} function raised unhandled errors (crashes or timeouts): see its log group.`,
+      );
+    }
+
+    const tokens = (name: string, statistic = 'Sum') =>
+      new cloudwatch.Metric({
+        namespace: NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: 'token-vendor', tokenType: 'postgres' },
+        statistic,
+        period: Duration.minutes(5),
+      });
+    new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(24),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Audit outcomes',
+            left: [denials, failures, unavailable],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Postgres tokens',
+            left: [tokens('TokensIssued'), tokens('CacheHits')],
+            right: [tokens('UpstreamLatency', 'p99')],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Keys',
+            left: [
+              keyMetric('KeysNotRegistered'),
+              keyMetric('KeysRotationDue'),
+              keyMetric('KeysOverdue'),
+              keyMetric('KeyChecksFailed'),
+            ],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'API',
+            left: [props.api.metricCount(), props.api.metricClientError(), props.api.metricServerError()],
+            right: [props.api.metricLatency({ statistic: 'p99' })],
+            width: 12,
+          }),
+        ],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
+      ],
+    });
+
+    const queries: [string, logs.QueryString][] = [
+      [
+        'who-got-tokens-for-user',
+        new logs.QueryString({
+          fields: [
+            '@timestamp',
+            'principalArn',
+            'target.instance',
+            'target.username',
+            'tokenId',
+            'cache',
+            'expiresAt',
+          ],
+          filterStatements: ['event = "token.issued"', 'target.username = "reporting_user"'],
+          sort: '@timestamp desc',
+        }),
+      ],
+      [
+        'find-token-by-id',
+        new logs.QueryString({
+          fields: [
+            '@timestamp',
+            'event',
+            'principalArn',
+            'tokenType',
+            'target.instance',
+            'target.username',
+            'issuedAt',
+            'expiresAt',
+          ],
+          filterStatements: ['tokenId = "tid_replace_me"'],
+          sort: '@timestamp desc',
+        }),
+      ],
+      [
+        'denials-by-principal',
+        new logs.QueryString({
+          filterStatements: ['event = "token.denied"'],
+          statsStatements: ['count(*) as denials by principalArn, tokenType'],
+          sort: 'denials desc',
+        }),
+      ],
+      [
+        'failures-by-error-code',
+        new logs.QueryString({
+          filterStatements: ['event = "token.failed"'],
+          statsStatements: ['count(*) as failures by errorCode, errorCause'],
+          sort: 'failures desc',
+        }),
+      ],
+      [
+        'tokens-by-principal',
+        new logs.QueryString({
+          filterStatements: ['event = "token.issued"'],
+          statsStatements: ['count(*) as issued by principalArn, tokenType'],
+          sort: 'issued desc',
+        }),
+      ],
+    ];
+    for (const [name, queryString] of queries) {
+      new logs.QueryDefinition(
+        this,
+        `Query${name.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase())}`,
+        {
+          queryDefinitionName: `token-vendor/${name}`,
+          queryString,
+          logGroups: [props.logGroups.http, props.logGroups.direct],
+        },
+      );
+    }
+    new logs.QueryDefinition(this, 'QueryKeyHistory', {
+      queryDefinitionName: 'token-vendor/key-checks-and-rotations',
+      queryString: new logs.QueryString({
+        fields: ['@timestamp', 'event', 'errorCode', 'detail.step', 'detail.connection', 'detail.outcome'],
+        filterStatements: ['event like /key\\./'],
+        sort: '@timestamp desc',
+      }),
+      logGroups: [props.logGroups['rotation-check'], props.logGroups['rotate-key']],
+    });
+  }
+}

@@ -1,0 +1,92 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmulatorFixture, emulatorFixture } from '../support/emulator';
+import { lambdaContext, ROLE_ARN, ROLE_SESSION, restEvent } from '../support/events';
+import { tempDir, writeTempFile } from '../support/keys';
+
+/**
+ * The real `npx cdk synth --no-notices` with esbuild bundling, offline, exactly as a user runs it; then
+ * the bundle it deploys is imported and serves a request against the emulator.
+ */
+describe('cdk synth with real bundling', () => {
+  let fx: EmulatorFixture;
+  let out: string;
+  let synth: ReturnType<typeof spawnSync>;
+  beforeAll(async () => {
+    fx = await emulatorFixture();
+    const config = writeTempFile(
+      'config.json',
+      JSON.stringify({
+        connections: {
+          demo: {
+            account: 'myorg-acct',
+            user: 'svc',
+            role: 'TOKEN_VENDOR',
+            apiBaseUrl: fx.emulator.url,
+            key: { file: { path: writeTempFile('k.p8', fx.key.pkcs8Pem) } },
+          },
+        },
+        postgresInstances: [
+          {
+            connection: 'demo',
+            instance: 'reporting_server',
+            host: 'h.example',
+            allowedUsers: ['reporting_user'],
+          },
+        ],
+        grants: [
+          {
+            principal: ROLE_ARN,
+            postgres: [{ instance: 'reporting_server', usernames: ['reporting_user'] }],
+          },
+        ],
+      }),
+    );
+    out = tempDir('cdk-out-');
+    synth = spawnSync('npx', ['cdk', 'synth', '--no-notices', '-q', '-c', `config=${config}`, '-o', out], {
+      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+  }, 300_000);
+  afterAll(() => fx.emulator.close());
+
+  it('synthesizes offline with cdk-nag passing and bundles every function with its config', () => {
+    expect(synth.status, String(synth.stderr)).toBe(0);
+    const assets = readdirSync(out).filter((d) => d.startsWith('asset.'));
+    expect(assets).toHaveLength(4);
+    for (const asset of assets) {
+      const files = readdirSync(join(out, asset)).sort();
+      expect(files).toEqual(['config.json', 'index.mjs', 'index.mjs.map']);
+      expect(JSON.parse(readFileSync(join(out, asset, 'config.json'), 'utf8')).connections.demo.user).toBe(
+        'svc',
+      );
+    }
+  });
+
+  it('deploys a bundle that serves a Postgres token against the emulator', async () => {
+    const template = JSON.parse(readFileSync(join(out, 'TokenVendor.template.json'), 'utf8'));
+    const http = Object.values(template.Resources as Record<string, any>).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === 'Token Vendor: http',
+    );
+    const asset = http.Metadata['aws:asset:path'] as string;
+    // The function reads /var/task/config.json in Lambda; here, the same file from the asset.
+    process.env.TOKEN_VENDOR_CONFIG_FILE = join(out, asset, 'config.json');
+    writeFileSync(join(out, asset, 'package.json'), '{"type":"module"}');
+    const { handler } = await import(join(out, asset, 'index.mjs'));
+    const response = (await handler(
+      restEvent(
+        '/v1/tokens/postgres',
+        { instance: 'reporting_server', username: 'reporting_user' },
+        ROLE_SESSION,
+      ),
+      lambdaContext(),
+    )) as APIGatewayProxyResult;
+    delete process.env.TOKEN_VENDOR_CONFIG_FILE;
+    expect(response.statusCode, response.body).toBe(200);
+    expect(fx.emulator.validatePostgresToken(JSON.parse(response.body).token)).toBeDefined();
+  });
+});

@@ -1,0 +1,254 @@
+import { readFileSync } from 'node:fs';
+import { Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/build-app';
+import { writeTempFile } from '../support/keys';
+
+/** Template tests: real synth (cdk-nag AwsSolutions included), bundling skipped. */
+const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
+
+function exampleWithKms(): string {
+  const config = JSON.parse(readFileSync('config/example.json', 'utf8'));
+  config.connections.signing = {
+    account: 'myorg-analytics',
+    user: 'KMS_SVC',
+    key: { kms: { keyId: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab' } },
+  };
+  config.grants[1].snowflakeJwt.push('signing');
+  return writeTempFile('config.json', JSON.stringify(config));
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+describe('TokenVendorStack template', () => {
+  let template: Template;
+  let app: ReturnType<typeof buildApp>['app'];
+  let statementsOf: (role: string) => Statement[];
+
+  beforeAll(() => {
+    const built = buildApp({ ...SKIP_BUNDLING, config: exampleWithKms() });
+    app = built.app;
+    app.synth(); // throws "Validation failed" on any unacknowledged cdk-nag finding
+    template = Template.fromStack(built.stack);
+    const policies = template.findResources('AWS::IAM::Policy');
+    statementsOf = (rolePrefix: string) =>
+      Object.values(policies)
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(rolePrefix))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+  });
+
+  const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+  const resources = (s: Statement) => JSON.stringify(s.Resource);
+
+  it('passes cdk-nag AwsSolutions with every acknowledgement giving its reason', () => {
+    const acknowledged: [string, string][] = [];
+    for (const node of app.node.findAll()) {
+      for (const entry of node.node.metadata) {
+        if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+          acknowledged.push(...(Object.entries(entry.data as Record<string, string>) as [string, string][]));
+      }
+    }
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const [id, reason] of acknowledged) {
+      expect(id).toMatch(/AwsSolutions-/);
+      expect(reason.length).toBeGreaterThan(30);
+    }
+  });
+
+  it('requires AWS_IAM on every API method and validates bodies', () => {
+    const methods = template.findResources('AWS::ApiGateway::Method');
+    expect(Object.keys(methods)).toHaveLength(3);
+    for (const method of Object.values(methods)) {
+      expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
+      expect(method.Properties.HttpMethod).toBe('POST');
+      expect(method.Properties.RequestValidatorId).toBeDefined();
+    }
+  });
+
+  it('admits only the granted principals in the API resource policy', () => {
+    const api = Object.values(template.findResources('AWS::ApiGateway::RestApi'))[0]!;
+    const statements = api.Properties.Policy.Statement as (Statement & {
+      Condition: Record<string, Record<string, string[]>>;
+    })[];
+    const principals = [
+      'arn:aws:iam::111122223333:role/services/reporting-api',
+      'arn:aws:iam::111122223333:role/data-platform/etl-runner',
+    ];
+    expect(statements.find((s) => s.Effect === 'Allow')!.Condition.ArnEquals!['aws:PrincipalArn']).toEqual(
+      principals,
+    );
+    expect(statements.find((s) => s.Effect === 'Deny')!.Condition.ArnNotEquals!['aws:PrincipalArn']).toEqual(
+      principals,
+    );
+  });
+
+  it('throttles the stage and writes access logs', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+      MethodSettings: Match.arrayWith([
+        Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100, LoggingLevel: 'ERROR' }),
+      ]),
+    });
+  });
+
+  it('gives no IAM statement a bare * resource for Secrets Manager or KMS', () => {
+    const all = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Statement[],
+    );
+    const offending = all.filter(
+      (s) =>
+        actions(s).some((a) => /^(secretsmanager|kms):/.test(a)) &&
+        (s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*'))),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  it('gives each function only its own permissions', () => {
+    const allowed: Record<string, RegExp> = {
+      HttpRole:
+        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey))$/,
+      DirectRole:
+        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|Encrypt))$/,
+      RotationCheckRole:
+        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|DescribeKey))$/,
+      RotateKeyRole:
+        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:(DescribeSecret|GetSecretValue|PutSecretValue|UpdateSecretVersionStage))$/,
+    };
+    for (const [role, pattern] of Object.entries(allowed)) {
+      const granted = statementsOf(`TokenVendor${role}`).flatMap(actions);
+      expect(granted.length).toBeGreaterThan(1);
+      expect(granted.filter((a) => !pattern.test(a))).toEqual([]);
+    }
+    // Secrets: the vending functions read the key secret and the OAuth client secret; the check only the key.
+    const secretsRead = (role: string) =>
+      statementsOf(role)
+        .filter((s) => actions(s).includes('secretsmanager:GetSecretValue'))
+        .map(resources)
+        .join(' ');
+    expect(secretsRead('TokenVendorHttpRole')).toContain('secret:token-vendor/snowflake/analytics-??????');
+    expect(secretsRead('TokenVendorHttpRole')).toContain('secret:token-vendor/oauth/servicenow-??????');
+    expect(secretsRead('TokenVendorRotationCheckRole')).not.toContain('oauth');
+    // KMS signing is scoped to exactly the configured key; encryption to exactly the envelope key.
+    const kmsSign = statementsOf('TokenVendorHttpRole').filter((s) => actions(s).includes('kms:Sign'));
+    expect(kmsSign.map(resources)).toEqual([
+      '"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"',
+    ]);
+    const encrypt = statementsOf('TokenVendorDirectRole').filter((s) => actions(s).includes('kms:Encrypt'));
+    expect(encrypt.map(resources).join()).toMatch(/EnvelopeKey/);
+    // Rotation rewrites only the key secret.
+    const rotation = statementsOf('TokenVendorRotateKeyRole').filter((s) =>
+      actions(s).includes('secretsmanager:PutSecretValue'),
+    );
+    expect(rotation.map(resources)).toEqual([
+      expect.stringContaining('secret:token-vendor/snowflake/analytics-??????'),
+    ]);
+  });
+
+  it('runs nodejs22.x on arm64, one function per trigger, each with its own role and log group', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(4);
+    for (const f of functions) {
+      expect(f.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+      });
+      expect(f.Properties.Environment.Variables.TOKEN_VENDOR_CONFIG_FILE).toBe('/var/task/config.json');
+      expect(f.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+    expect(new Set(functions.map((f) => JSON.stringify(f.Properties.Role))).size).toBe(4);
+  });
+
+  it('gives every log group a retention and KMS encryption', () => {
+    const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+    expect(groups.length).toBeGreaterThanOrEqual(6);
+    for (const group of groups) {
+      expect(group.Properties.RetentionInDays).toBe(365);
+      expect(group.Properties.KmsKeyId).toBeDefined();
+    }
+  });
+
+  it('uses customer-managed KMS keys with rotation', () => {
+    const keys = Object.values(template.findResources('AWS::KMS::Key'));
+    expect(keys).toHaveLength(2);
+    for (const key of keys) expect(key.Properties.EnableKeyRotation).toBe(true);
+  });
+
+  it('schedules the rotation check daily and the key rotation in Secrets Manager', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 day)',
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('RotationCheckFunction'), 'Arn'] } }),
+      ],
+    });
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: 'token-vendor/snowflake/analytics',
+      RotationLambdaARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('RotateKeyFunction'), 'Arn'] },
+      RotationRules: { AutomaticallyAfterDays: 89 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 'secretsmanager.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [Match.stringLikeRegexp('RotateKeyFunction'), 'Arn'] },
+    });
+  });
+
+  it('has the alarms, metric filters, a dashboard and saved audit queries', () => {
+    const alarms = Object.keys(template.findResources('AWS::CloudWatch::Alarm')).map((id) =>
+      id.replace(/^TokenVendorMonitoring/, '').replace(/[0-9A-F]{8}$/, ''),
+    );
+    for (const name of [
+      'DenialsAlarm',
+      'FailuresAlarm',
+      'UpstreamUnavailableAlarm',
+      'KeyNotRegisteredAlarm',
+      'KeyOverdueAlarm',
+      'KeyCheckFailedAlarm',
+      'RotationCheckSilentAlarm',
+      'httpErrorsAlarm',
+      'directErrorsAlarm',
+      'rotationCheckErrorsAlarm',
+      'rotateKeyErrorsAlarm',
+    ]) {
+      expect(alarms).toContain(name);
+    }
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toHaveLength(1);
+      expect(alarm.Properties.AlarmDescription.length).toBeGreaterThan(20);
+    }
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ $.event = "token.denied" }',
+      MetricTransformations: [Match.objectLike({ MetricName: 'Denials' })],
+    });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::Logs::QueryDefinition', {
+      Name: 'token-vendor/who-got-tokens-for-user',
+      QueryString: Match.stringLikeRegexp('target.username'),
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+
+  it('runs the example state machine with logging ALL and no execution data', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: [Match.anyValue()] },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+});
+
+describe('an invalid config', () => {
+  it('fails the synth with the zod message naming the field', () => {
+    const config = JSON.parse(readFileSync('config/example.json', 'utf8'));
+    config.connections.analytics.account = 'xy12345.aws';
+    config.grants[0].postgres[0].usernames = ['REPORTING_USER'];
+    expect(() =>
+      buildApp({ ...SKIP_BUNDLING, config: writeTempFile('bad.json', JSON.stringify(config)) }),
+    ).toThrow(/connections\.analytics\.account: Cannot interpret Snowflake account/);
+  });
+
+  it('names the missing file', () => {
+    expect(() => buildApp({ ...SKIP_BUNDLING, config: '/nonexistent/config.json' })).toThrow(
+      /Cannot read the config file \/nonexistent\/config.json/,
+    );
+  });
+});

@@ -1,7 +1,9 @@
 import * as fingerprintCommand from './commands/fingerprint';
+import * as getCommand from './commands/get';
 import * as jwtCommand from './commands/jwt';
 import * as postgresTokenCommand from './commands/postgres-token';
 import * as rotationCheckCommand from './commands/rotation-check';
+import * as serveCommand from './commands/serve';
 import * as tokenIdModule from './commands/token-id';
 import { errorLine, exitCodeFor, UsageError } from './errors';
 import { type CliIo, ExitCode } from './io';
@@ -15,6 +17,8 @@ type Command = {
 const COMMANDS: Record<string, Command> = {
   fingerprint: { run: fingerprintCommand.fingerprint, usage: fingerprintCommand.usage },
   jwt: { run: jwtCommand.jwt, usage: jwtCommand.usage },
+  get: { run: getCommand.get, usage: getCommand.usage },
+  serve: { run: (args, io) => serveCommand.serve(args, io), usage: serveCommand.usage },
   'postgres-token': { run: postgresTokenCommand.postgresToken, usage: postgresTokenCommand.usage },
   'rotation-check': { run: rotationCheckCommand.rotationCheck, usage: rotationCheckCommand.usage },
   'token-id': { run: tokenIdModule.tokenIdCommand, usage: tokenIdModule.usage },

@@ -33,7 +33,8 @@ export interface HttpHandlerDeps {
   /** The vendor, built lazily on the first request (config parse, clients). */
   readonly vendor: () => TokenVendor;
   readonly audit: AuditLog;
-  readonly metrics: Metrics;
+  /** EMF metrics; omitted by the local stack, which has no CloudWatch to send them to. */
+  readonly metrics?: Metrics;
   readonly now?: () => number;
 }
 
@@ -49,10 +50,17 @@ export interface HttpHandlerDeps {
  */
 export function createHttpHandler(deps: HttpHandlerDeps) {
   const now = deps.now ?? Date.now;
-  return middy<HttpEvent, APIGatewayProxyResult, Error, Context>()
-    .use(httpErrorResponse({ now }))
-    .use(logMetrics(deps.metrics))
-    .use(auditTrail({ audit: deps.audit, metrics: deps.metrics, trigger: 'http', now }))
+  const handler = middy<HttpEvent, APIGatewayProxyResult, Error, Context>().use(httpErrorResponse({ now }));
+  if (deps.metrics) handler.use(logMetrics(deps.metrics));
+  return handler
+    .use(
+      auditTrail({
+        audit: deps.audit,
+        ...(deps.metrics ? { metrics: deps.metrics } : {}),
+        trigger: 'http',
+        now,
+      }),
+    )
     .use(httpCaller({ now }))
     .handler(async (event, context) => {
       const invocation = invocationOf(context, 'http', now);

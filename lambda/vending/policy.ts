@@ -7,7 +7,7 @@ import {
   type Targets,
 } from '../config/schema';
 import { NotAuthorizedError } from './errors';
-import { callerMatchesGrant } from './principal';
+import { parsedGrant, parsePrincipal, principalMatches } from './principal';
 import type { Caller, VendRequest } from './request';
 
 /** A request the policy allowed, resolved against the config. */
@@ -108,7 +108,8 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
 
 function targetsOf(config: Config, caller: Caller): Targets {
   if (caller.kind === 'direct') return config.directInvoke;
-  const grants = config.grants.filter((g) => callerMatchesGrant(caller.principalArn, g.principal));
+  const principal = parsePrincipal(caller.principalArn);
+  const grants = config.grants.filter((g) => principalMatches(principal, parsedGrant(g.principal)));
   return {
     postgres: grants.flatMap((g) => g.postgres),
     snowflakeJwt: grants.flatMap((g) => g.snowflakeJwt),

@@ -78,8 +78,18 @@ export function parsePrincipal(arn: string | undefined | null): Principal | unde
  * ```
  */
 export function callerMatchesGrant(callerArn: string, grantArn: string): boolean {
-  const caller = parsePrincipal(callerArn);
-  const grant = parsePrincipal(grantArn);
+  return principalMatches(parsePrincipal(callerArn), parsedGrant(grantArn));
+}
+
+// Grant ARNs come from the config: parse each once.
+const grants = new Map<string, Principal | undefined>();
+export function parsedGrant(arn: string): Principal | undefined {
+  if (!grants.has(arn)) grants.set(arn, parsePrincipal(arn));
+  return grants.get(arn);
+}
+
+/** {@link callerMatchesGrant} on parsed principals, so a caller parsed once can be matched against every grant. */
+export function principalMatches(caller: Principal | undefined, grant: Principal | undefined): boolean {
   if (!caller || !grant || grant.kind === 'assumed-role') return false;
   if (caller.partition !== grant.partition || caller.account !== grant.account || caller.name !== grant.name)
     return false;

@@ -20,7 +20,8 @@ function internalCause(error: unknown): string {
 
 export interface AuditTrailOptions {
   readonly audit: AuditLog;
-  readonly metrics: Metrics;
+  /** When given, each record also becomes EMF metrics. */
+  readonly metrics?: Metrics;
   readonly trigger: AuditTrigger;
   readonly now?: () => number;
 }
@@ -83,7 +84,7 @@ export function auditTrail(options: AuditTrailOptions): middy.MiddlewareObj {
           : {}),
       };
       audit.write(full);
-      recordMetrics(metrics, full);
+      if (metrics) recordMetrics(metrics, full);
     },
     onError: (request) => {
       const { record } = base(request);
@@ -99,7 +100,7 @@ export function auditTrail(options: AuditTrailOptions): middy.MiddlewareObj {
           : {}),
       };
       audit.write(full);
-      recordMetrics(metrics, full);
+      if (metrics) recordMetrics(metrics, full);
     },
   };
 }

@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { TokenVendorClient } from '../../client/client';
+import { TokenVendorClientError } from '../../client/types';
+import { TokenVendorError } from '../../lambda/errors';
+import { parseFlags, required } from '../args';
+import { UsageError } from '../errors';
+import type { CliIo } from '../io';
+
+export const usage =
+  'get postgres|snowflake-jwt|oauth [--endpoint URL] [--region R] [--credentials F] [--instance I --username U] [--connection C] [--integration N --scope S…] [--json]';
+
+/**
+ * `token-vendor get …`: a SigV4-signed call to a deployed or local Token Vendor through the client
+ * library. Credentials: `--credentials F` (a JSON file with accessKeyId/secretAccessKey[/sessionToken],
+ * such as `.local/demo-credentials.json`), or the AWS default chain.
+ */
+export async function get(args: string[], io: CliIo): Promise<void> {
+  const [kind, ...rest] = args;
+  if (kind !== 'postgres' && kind !== 'snowflake-jwt' && kind !== 'oauth') {
+    throw new UsageError('get: say what to get: postgres, snowflake-jwt or oauth.');
+  }
+  const { values } = parseFlags(
+    rest,
+    {
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+      credentials: { type: 'string' },
+      instance: { type: 'string' },
+      username: { type: 'string' },
+      connection: { type: 'string' },
+      integration: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+    },
+    `get ${kind}`,
+  );
+  const client = new TokenVendorClient({
+    endpoint: values.endpoint ?? io.env.TOKEN_VENDOR_ENDPOINT ?? 'http://127.0.0.1:8787',
+    region: values.region ?? io.env.AWS_REGION ?? 'us-east-1',
+    ...(values.credentials ? { credentials: credentialsFrom(values.credentials) } : {}),
+  });
+  try {
+    const token =
+      kind === 'postgres'
+        ? await client.postgres({
+            instance: required(values.instance, 'instance', 'get postgres'),
+            username: required(values.username, 'username', 'get postgres'),
+            ...(values.connection ? { connection: values.connection } : {}),
+          })
+        : kind === 'snowflake-jwt'
+          ? await client.snowflakeJwt({
+              connection: required(values.connection, 'connection', 'get snowflake-jwt'),
+            })
+          : await client.oauth({
+              integration: required(values.integration, 'integration', 'get oauth'),
+              ...(values.scope ? { scopes: values.scope } : {}),
+            });
+    io.stdout.write(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${token.token}\n`);
+  } catch (error) {
+    if (error instanceof TokenVendorClientError) throw new TokenVendorError(error.code, error.message);
+    throw error;
+  }
+}
+
+function credentialsFrom(path: string) {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch {
+    throw new UsageError(`get: cannot read the credentials file ${path}.`);
+  }
+  if (typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') {
+    throw new UsageError(`get: ${path} needs accessKeyId and secretAccessKey.`);
+  }
+  return {
+    accessKeyId: parsed.accessKeyId,
+    secretAccessKey: parsed.secretAccessKey,
+    ...(typeof parsed.sessionToken === 'string' ? { sessionToken: parsed.sessionToken } : {}),
+  };
+}

@@ -1,0 +1,3 @@
+export { TokenVendorClient, type TokenVendorClientOptions } from './client';
+export { postgresPasswordProvider } from './postgres-password';
+export * from './types';

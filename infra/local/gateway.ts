@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { type LocalCredential, verifySigV4 } from './sigv4';
+
+/** The routes the deployed REST API has (all POST, all AWS_IAM). */
+export const ROUTES = ['/v1/tokens/postgres', '/v1/tokens/snowflake-jwt', '/v1/tokens/oauth'] as const;
+
+export type ProxyHandler = (
+  event: APIGatewayProxyEvent,
+  context: Context,
+) => Promise<APIGatewayProxyResult | undefined>;
+
+export interface LocalGatewayOptions {
+  /** The same handler the Lambda runs (`createHttpHandler(…)`). */
+  readonly handler: ProxyHandler;
+  readonly credentials: readonly LocalCredential[];
+  /** Region in the SigV4 credential scope; default us-east-1. */
+  readonly region?: string;
+  /** Default 8787; 0 picks a free port. Always bound to 127.0.0.1. */
+  readonly port?: number;
+  readonly now?: () => number;
+  /** Lambda timeout the handler sees through getRemainingTimeInMillis; default 25 s. */
+  readonly timeoutMs?: number;
+}
+
+/** API Gateway refuses payloads over 10 MB before the integration. */
+const MAX_PAYLOAD = 10 * 1024 * 1024;
+
+/**
+ * A local stand-in for the deployed REST API: it verifies SigV4 exactly as `AWS_IAM` authorization
+ * does (header and query-string forms, session tokens, the 5-minute window, the canonical request,
+ * service `execute-api` in the configured region), maps the access key to a principal through a local
+ * credentials file, answers refusals with API Gateway's own 403 shapes, and otherwise builds the REST
+ * proxy event and runs the real handler.
+ *
+ * @example
+ * ```ts
+ * const gw = await startLocalGateway({ handler, credentials: [demo], port: 8787 });
+ * ```
+ */
+export class LocalGateway {
+  readonly #server: Server;
+  readonly #credentials: Map<string, LocalCredential>;
+  #url = '';
+
+  constructor(private readonly options: LocalGatewayOptions) {
+    this.#credentials = new Map(options.credentials.map((c) => [c.accessKeyId, c]));
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch(() => {
+        if (!res.headersSent)
+          apiGatewayError(res, 500, 'InternalServerErrorException', 'Internal server error');
+      });
+    });
+    this.#server.keepAliveTimeout = 5000;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.options.port ?? 8787, '127.0.0.1', () => resolve());
+    });
+    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    if (!body) return apiGatewayError(res, 413, 'RequestTooLongException', 'Request Too Long');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://gateway');
+    } catch {
+      return apiGatewayError(res, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
+    }
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    // REST APIs answer an undefined resource or method with 403 Missing Authentication Token.
+    if (req.method !== 'POST' || !(ROUTES as readonly string[]).includes(path)) {
+      return apiGatewayError(res, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
+    }
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]),
+    );
+    const verified = verifySigV4(
+      { method: req.method, url: req.url ?? '/', headers, body },
+      {
+        region: this.options.region ?? 'us-east-1',
+        credentials: (id) => this.#credentials.get(id),
+        now: this.options.now,
+      },
+    );
+    if ('status' in verified) return apiGatewayError(res, 403, verified.errorType, verified.message);
+
+    const requestId = randomUUID();
+    const event = restProxyEvent(req, url, path, body, verified, requestId, this.options.now ?? Date.now);
+    const started = Date.now();
+    const timeout = this.options.timeoutMs ?? 25_000;
+    const context = {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName: 'token-vendor-http-local',
+      functionVersion: '$LATEST',
+      invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:token-vendor-http-local',
+      memoryLimitInMB: '512',
+      awsRequestId: randomUUID(),
+      logGroupName: 'local',
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => Math.max(0, timeout - (Date.now() - started)),
+      done: () => {},
+      fail: () => {},
+      succeed: () => {},
+    } satisfies Context;
+    const result = await this.options.handler(event, context);
+    if (!result) return apiGatewayError(res, 502, 'InternalServerErrorException', 'Internal server error');
+    const payload = result.isBase64Encoded
+      ? Buffer.from(result.body, 'base64')
+      : Buffer.from(result.body ?? '', 'utf8');
+    res.writeHead(result.statusCode, {
+      ...Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)])),
+      'x-amzn-RequestId': requestId,
+      'Content-Length': payload.length,
+    });
+    res.end(payload);
+  }
+}
+
+/**
+ * Start a gateway and wait until it listens.
+ *
+ * @example
+ * ```ts
+ * const gw = await startLocalGateway({ handler, credentials, port: 0 });
+ * ```
+ */
+export function startLocalGateway(options: LocalGatewayOptions): Promise<LocalGateway> {
+  return new LocalGateway(options).listen();
+}
+
+/** The REST API proxy event API Gateway sends for an `AWS_IAM` method, as the verified credential. */
+function restProxyEvent(
+  req: IncomingMessage,
+  url: URL,
+  path: string,
+  body: Buffer,
+  credential: LocalCredential,
+  requestId: string,
+  now: () => number,
+): APIGatewayProxyEvent {
+  const headers = Object.fromEntries(
+    Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]),
+  );
+  const multiValueHeaders = Object.fromEntries(
+    Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v : [v ?? '']]),
+  );
+  const query = [...url.searchParams.keys()];
+  const accountId = credential.principalArn.split(':')[4] ?? null;
+  const caller = credential.principalArn.includes(':assumed-role/')
+    ? `AROALOCAL:${credential.principalArn.split('/').pop()}`
+    : 'AIDALOCAL';
+  return {
+    resource: path,
+    path,
+    httpMethod: 'POST',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: query.length ? Object.fromEntries(url.searchParams) : null,
+    multiValueQueryStringParameters: query.length
+      ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k)]))
+      : null,
+    pathParameters: null,
+    stageVariables: null,
+    body: body.length ? body.toString('utf8') : null,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: `HTTP/${req.httpVersion}`,
+      httpMethod: 'POST',
+      path,
+      stage: 'local',
+      requestId,
+      requestTimeEpoch: now(),
+      resourceId: 'local',
+      resourcePath: path,
+      identity: {
+        accessKey: credential.accessKeyId,
+        accountId,
+        apiKey: null,
+        apiKeyId: null,
+        caller,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+        user: caller,
+        userAgent: req.headers['user-agent'] ?? null,
+        userArn: credential.principalArn,
+      },
+    },
+  };
+}
+
+function apiGatewayError(res: ServerResponse, status: number, errorType: string, message: string): void {
+  const body = JSON.stringify({ message });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'x-amzn-ErrorType': errorType,
+    'x-amzn-RequestId': randomUUID(),
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_PAYLOAD) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > MAX_PAYLOAD ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

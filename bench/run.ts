@@ -1,7 +1,9 @@
 // `npm run bench`: runs every benchmark, prints its table, writes bench/results/*.json.
 // Exit code 1 when a target is missed, so a regression is visible.
 import { cachedVendBench } from './cached-vend.bench';
+import { coldStartBench } from './cold-start.bench';
+import { gatewayBench } from './gateway.bench';
 import { jwtBench } from './jwt.bench';
 
-const results = [await jwtBench(), await cachedVendBench()];
+const results = [await jwtBench(), await cachedVendBench(), await gatewayBench(), await coldStartBench()];
 process.exitCode = results.every((r) => r.pass) ? 0 : 1;

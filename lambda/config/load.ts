@@ -1,14 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import type { z } from 'zod';
-import { TokenVendorError } from '../errors';
+import { ConfigError } from './errors';
+import { formatIssues } from './issues';
 import { type Config, ConfigSchema } from './schema';
 
-/** The config document is invalid; the message lists every bad field by its path. */
-export class ConfigError extends TokenVendorError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('CONFIG_INVALID', message, options);
-  }
-}
+export { ConfigError } from './errors';
 
 /**
  * Validate a config document (already parsed from JSON) and apply defaults.
@@ -54,15 +49,4 @@ export function parseConfigText(text: string, origin = 'config'): Config {
   return parseConfig(json, origin);
 }
 
-/** One line per issue: `  - grants[0].postgres[0].usernames[1]: "x" is not in …`. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((issue) => `  - ${formatPath(issue.path)}: ${issue.message}`).join('\n');
-}
-
-/** `['grants', 0, 'principal']` → `grants[0].principal`; the root is `(root)`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(root)';
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
-    .join('');
-}
+export { formatIssues, formatPath } from './issues';

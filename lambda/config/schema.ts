@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseAccountIdentifier } from '../snowflake/account';
+import { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
 
 /** No control characters: they would corrupt SQL literals, log lines and HTTP headers. */
 const noControl = (value: string) => !/\p{Cc}/u.test(value);
@@ -291,24 +292,7 @@ export type OAuthIntegration = z.output<typeof OAuthIntegrationSchema>;
 export type Grant = z.output<typeof GrantSchema>;
 export type Targets = Config['directInvoke'];
 
-/** Snowflake Postgres access tokens live 15 minutes. */
-export const POSTGRES_TOKEN_LIFETIME_SECONDS = 900;
-
-/**
- * The key Snowflake resolves an instance name to: unquoted names are case-insensitive (uppercased),
- * a double-quoted name is exact.
- *
- * @example
- * ```ts
- * instanceKey('reporting_server') === instanceKey('REPORTING_SERVER'); // true
- * instanceKey('"Reporting_server"');                                   // 'Reporting_server'
- * ```
- */
-export function instanceKey(name: string): string {
-  return name.length >= 2 && name.startsWith('"') && name.endsWith('"')
-    ? name.slice(1, -1)
-    : name.toUpperCase();
-}
+export { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
 
 type Report = (path: (string | number)[], message: string) => void;
 

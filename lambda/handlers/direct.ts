@@ -4,7 +4,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { AuditLog } from '../audit/audit-log';
-import { formatIssues } from '../config/load';
+import { formatIssues } from '../config/issues';
 import { envelopeToken } from '../vending/envelope';
 import { InvalidRequestError } from '../vending/errors';
 import { publicError } from '../vending/public-error';
@@ -15,11 +15,11 @@ import { auditTrail } from './middleware/audit-trail';
 import { auditLog, defaultRuntime, metrics } from './runtime';
 
 export interface DirectHandlerDeps {
-  readonly vendor: () => TokenVendor;
+  readonly vendor: () => TokenVendor | Promise<TokenVendor>;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
   /** When set, tokens are returned KMS-encrypted (`encryptedToken`) instead of in plain text. */
-  readonly envelope?: { readonly kms: () => KMSClient; readonly keyId: string };
+  readonly envelope?: { readonly kms: () => KMSClient | Promise<KMSClient>; readonly keyId: string };
   readonly now?: () => number;
 }
 
@@ -77,13 +77,13 @@ export function createDirectHandler(deps: DirectHandlerDeps) {
       invocation.caller = { kind: 'direct' };
       const request = parseDirectEvent(event);
       invocation.request = request;
-      const outcome = await deps
-        .vendor()
-        .vend(invocation.caller, request, { deadline: deadlineOf(context, now()) });
+      const outcome = await (await deps.vendor()).vend(invocation.caller, request, {
+        deadline: deadlineOf(context, now()),
+      });
       invocation.outcome = outcome;
       if (!deps.envelope) return outcome.response;
       const { token, ...rest } = outcome.response;
-      const sealed = await envelopeToken(deps.envelope.kms(), deps.envelope.keyId, token, {
+      const sealed = await envelopeToken(await deps.envelope.kms(), deps.envelope.keyId, token, {
         'token-vendor:tokenType': outcome.response.tokenType,
         'token-vendor:tokenId': outcome.audit.tokenId,
         'token-vendor:requestId': invocation.requestId,
@@ -110,8 +110,10 @@ const envelopeKeyId = process.env.TOKEN_VENDOR_ENVELOPE_KEY_ID;
 
 /** The Lambda entry point for direct invokes (Step Functions). */
 export const handler = createDirectHandler({
-  vendor: () => defaultRuntime().vendor,
+  vendor: async () => (await defaultRuntime()).vendor,
   audit: auditLog,
   metrics,
-  ...(envelopeKeyId ? { envelope: { kms: () => defaultRuntime().kms(), keyId: envelopeKeyId } } : {}),
+  ...(envelopeKeyId
+    ? { envelope: { kms: async () => (await defaultRuntime()).kms(), keyId: envelopeKeyId } }
+    : {}),
 });

@@ -8,7 +8,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import type { AuditLog } from '../audit/audit-log';
-import { formatIssues } from '../config/load';
+import { formatIssues } from '../config/issues';
 import { InvalidRequestError, PayloadTooLargeError, UnknownTargetError } from '../vending/errors';
 import { REQUEST_SCHEMAS, type TokenType, type VendRequest } from '../vending/request';
 import type { TokenVendor } from '../vending/vendor';
@@ -31,7 +31,7 @@ export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2WithIAMAuth
 
 export interface HttpHandlerDeps {
   /** The vendor, built lazily on the first request (config parse, clients). */
-  readonly vendor: () => TokenVendor;
+  readonly vendor: () => TokenVendor | Promise<TokenVendor>;
   readonly audit: AuditLog;
   /** EMF metrics; omitted by the local stack, which has no CloudWatch to send them to. */
   readonly metrics?: Metrics;
@@ -67,9 +67,9 @@ export function createHttpHandler(deps: HttpHandlerDeps) {
       const request = parseRequest(event);
       invocation.request = request;
       if (invocation.caller?.kind !== 'http') throw new Error('httpCaller middleware did not run');
-      const outcome = await deps
-        .vendor()
-        .vend(invocation.caller, request, { deadline: deadlineOf(context, now()) });
+      const outcome = await (await deps.vendor()).vend(invocation.caller, request, {
+        deadline: deadlineOf(context, now()),
+      });
       invocation.outcome = outcome;
       return {
         statusCode: 200,
@@ -125,4 +125,8 @@ function routeOf(event: HttpEvent): { method: string; path: string } {
 }
 
 /** The Lambda entry point for API Gateway. */
-export const handler = createHttpHandler({ vendor: () => defaultRuntime().vendor, audit: auditLog, metrics });
+export const handler = createHttpHandler({
+  vendor: async () => (await defaultRuntime()).vendor,
+  audit: auditLog,
+  metrics,
+});

@@ -18,7 +18,7 @@ export interface RotationEvent {
 const STEPS = new Set<RotationStep>(['createSecret', 'setSecret', 'testSecret', 'finishSecret']);
 
 export interface RotateKeyDeps {
-  readonly runtime: () => Runtime;
+  readonly runtime: () => Runtime | Promise<Runtime>;
   readonly audit: AuditLog;
   readonly now?: () => number;
   readonly fetch?: typeof fetch;
@@ -60,11 +60,11 @@ export function createRotateKeyHandler(deps: RotateKeyDeps) {
           'Expected a Secrets Manager rotation event {SecretId, ClientRequestToken, Step}.',
         );
       }
-      const runtime = deps.runtime();
+      const runtime = await deps.runtime();
       const name = await connectionFor(runtime, event.SecretId);
       const { sql, signer, config } = runtime.connection(name);
       const result = await new KeyRotation({
-        secretsManager: runtime.secretsManager(),
+        secretsManager: await runtime.secretsManager(),
         connection: config,
         sql,
         now,
@@ -98,7 +98,9 @@ async function connectionFor(runtime: Runtime, secretId: string): Promise<string
     )?.[0];
   const direct = bySecret([secretId]);
   if (direct) return direct;
-  const description = await runtime.secretsManager().send(new DescribeSecretCommand({ SecretId: secretId }));
+  const description = await (await runtime.secretsManager()).send(
+    new DescribeSecretCommand({ SecretId: secretId }),
+  );
   const found = bySecret([description.ARN, description.Name]);
   if (!found) throw new InvalidRequestError(`No connection keeps its key in secret ${secretId}.`);
   return found;

@@ -18,7 +18,9 @@ export const RotationMetric = {
 } as const;
 
 export interface RotationCheckDeps {
-  readonly runtime: () => Pick<Runtime, 'config' | 'connection'>;
+  readonly runtime: () =>
+    | Pick<Runtime, 'config' | 'connection'>
+    | Promise<Pick<Runtime, 'config' | 'connection'>>;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
   readonly now?: () => number;
@@ -40,7 +42,7 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
     .use(logMetrics(deps.metrics))
     .handler(async (_event, context) => {
       const started = now();
-      const runtime = deps.runtime();
+      const runtime = await deps.runtime();
       const report = await checkKeys(runtime.config, runtime.connection, {
         now,
         deadline: deadlineOf(context, started),

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AuditLog } from '../audit/audit-log';
-import { ConfigError, parseConfigText } from '../config/load';
+import { loadKms, loadSecretsManager } from '../aws/sdk';
+import { ConfigError } from '../config/errors';
 import type { Config } from '../config/schema';
 import { createSigner, type SignerClients } from '../keys/create-signer';
 import type { Signer } from '../keys/signer';
@@ -15,8 +16,8 @@ import { type SnowflakeConnection, TokenVendor } from '../vending/vendor';
 
 export interface RuntimeOptions {
   readonly config: Config;
-  readonly secretsManager?: () => SecretsManagerClient;
-  readonly kms?: () => KMSClient;
+  readonly secretsManager?: () => SecretsManagerClient | Promise<SecretsManagerClient>;
+  readonly kms?: () => KMSClient | Promise<KMSClient>;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -28,8 +29,8 @@ export interface Runtime {
   readonly config: Config;
   readonly vendor: TokenVendor;
   connection(name: string): SnowflakeConnection;
-  readonly secretsManager: () => SecretsManagerClient;
-  readonly kms: () => KMSClient;
+  readonly secretsManager: () => SecretsManagerClient | Promise<SecretsManagerClient>;
+  readonly kms: () => KMSClient | Promise<KMSClient>;
 }
 
 function lazy<T>(make: () => T): () => T {
@@ -51,8 +52,9 @@ function lazy<T>(make: () => T): () => T {
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { config } = options;
-  const secretsManager = options.secretsManager ?? lazy(() => new SecretsManagerClient({}));
-  const kms = options.kms ?? lazy(() => new KMSClient({}));
+  const secretsManager =
+    options.secretsManager ?? lazy(async () => new (await loadSecretsManager()).SecretsManagerClient({}));
+  const kms = options.kms ?? lazy(async () => new (await loadKms()).KMSClient({}));
   const clients: SignerClients = { secretsManager, kms, env: options.env, now: options.now };
   const connections = new Map<string, SnowflakeConnection>();
   const assertionSigners = new Map<string, Signer>();
@@ -115,10 +117,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   };
 }
 
-/** Read the config the function was deployed with: `TOKEN_VENDOR_CONFIG` (JSON) or `TOKEN_VENDOR_CONFIG_FILE`. */
-export function configFromEnvironment(
+/**
+ * Read the config the function was deployed with: `TOKEN_VENDOR_CONFIG_FILE` (the CDK stack ships the
+ * validated config as `config.json` in the function's code, so it has no size limit and a change deploys
+ * a new version) or `TOKEN_VENDOR_CONFIG` (JSON, for local use). The schema library is loaded here, on
+ * the first request, rather than at import: it is most of a cold start's module cost.
+ */
+export async function configFromEnvironment(
   env: Readonly<Record<string, string | undefined>> = process.env,
-): Config {
+): Promise<Config> {
+  const { parseConfigText } = await import('../config/load');
   if (env.TOKEN_VENDOR_CONFIG) return parseConfigText(env.TOKEN_VENDOR_CONFIG, 'TOKEN_VENDOR_CONFIG');
   if (env.TOKEN_VENDOR_CONFIG_FILE) {
     let text: string;
@@ -136,4 +144,21 @@ export function configFromEnvironment(
 export const logger = new Logger({ serviceName: 'token-vendor' });
 export const metrics = new Metrics({ namespace: 'TokenVendor', serviceName: 'token-vendor' });
 export const auditLog = new AuditLog(logger);
-export const defaultRuntime = lazy(() => createRuntime({ config: configFromEnvironment() }));
+export const defaultRuntime = lazyRetrying(async () =>
+  createRuntime({ config: await configFromEnvironment() }),
+);
+
+/** Like `lazy`, for a promise, but a failure is not kept: the next call tries again (a fixed config, say). */
+function lazyRetrying<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    if (!value) {
+      const made = make();
+      value = made;
+      made.catch(() => {
+        if (value === made) value = undefined;
+      });
+    }
+    return value;
+  };
+}

@@ -8,8 +8,8 @@ import type { Signer } from './signer';
 
 /** AWS clients are created on first use, so a connection that never signs costs nothing at cold start. */
 export interface SignerClients {
-  readonly secretsManager: () => SecretsManagerClient;
-  readonly kms: () => KMSClient;
+  readonly secretsManager: () => SecretsManagerClient | Promise<SecretsManagerClient>;
+  readonly kms: () => KMSClient | Promise<KMSClient>;
   /** Environment for `file.passphraseEnv`; default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly now?: () => number;
@@ -28,13 +28,13 @@ export function createSigner(source: KeySource, clients: SignerClients): Signer 
   if ('secretsManager' in source) {
     const { secretId, cacheTtlSeconds } = source.secretsManager;
     return new SecretsManagerSigner({
-      client: clients.secretsManager(),
+      client: clients.secretsManager,
       secretId,
       cacheTtlMs: cacheTtlSeconds * 1000,
       now,
     });
   }
-  if ('kms' in source) return new KmsSigner({ client: clients.kms(), keyId: source.kms.keyId, now });
+  if ('kms' in source) return new KmsSigner({ client: clients.kms, keyId: source.kms.keyId, now });
   const env = clients.env ?? process.env;
   const passphrase = source.file.passphraseEnv ? env[source.file.passphraseEnv] : undefined;
   return new FileSigner({ path: source.file.path, passphrase, now });

@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto';
-import {
-  DescribeKeyCommand,
-  GetPublicKeyCommand,
-  type GetPublicKeyCommandOutput,
-  type KMSClient,
-  SignCommand,
-  SigningAlgorithmSpec,
-} from '@aws-sdk/client-kms';
+import type { GetPublicKeyCommandOutput, KMSClient } from '@aws-sdk/client-kms';
+import { type Lazy, loadKms, resolveLazy } from '../aws/sdk';
 import { publicKeyFingerprint } from '../snowflake/fingerprint';
 import { keySourceError } from './aws-errors';
 import { CachedKey } from './cached-key';
@@ -14,10 +8,10 @@ import { KeyErrorCode, KeyMaterialError } from './errors';
 import type { Signer, SigningKey } from './signer';
 
 const RSA_SPECS = new Set(['RSA_2048', 'RSA_3072', 'RSA_4096']);
-const ALGORITHM = SigningAlgorithmSpec.RSASSA_PKCS1_V1_5_SHA_256;
+const ALGORITHM = 'RSASSA_PKCS1_V1_5_SHA_256';
 
 export interface KmsSignerOptions {
-  readonly client: KMSClient;
+  readonly client: Lazy<KMSClient>;
   /** Key id, key ARN, alias name or alias ARN of an asymmetric RSA SIGN_VERIFY key. */
   readonly keyId: string;
   /** How long the public key and fingerprint are kept; default 1 hour (KMS key material never changes). */
@@ -55,7 +49,10 @@ export class KmsSigner implements Signer {
   /** When the KMS key was created: the key's age for the rotation check. Needs `kms:DescribeKey`. */
   async createdAt(): Promise<Date | undefined> {
     try {
-      const answer = await this.options.client.send(new DescribeKeyCommand({ KeyId: this.options.keyId }));
+      const { DescribeKeyCommand } = await loadKms();
+      const answer = await (await resolveLazy(this.options.client)).send(
+        new DescribeKeyCommand({ KeyId: this.options.keyId }),
+      );
       return answer.KeyMetadata?.CreationDate;
     } catch (error) {
       throw keySourceError(error, this.source);
@@ -63,7 +60,9 @@ export class KmsSigner implements Signer {
   }
 
   async #describe(): Promise<SigningKey> {
-    const { client, keyId } = this.options;
+    const { keyId } = this.options;
+    const client = await resolveLazy(this.options.client);
+    const { GetPublicKeyCommand, SignCommand } = await loadKms();
     let answer: GetPublicKeyCommandOutput;
     try {
       answer = await client.send(new GetPublicKeyCommand({ KeyId: keyId }));

@@ -1,8 +1,5 @@
-import {
-  GetSecretValueCommand,
-  type GetSecretValueCommandOutput,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import type { GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { type Lazy, loadSecretsManager, resolveLazy } from '../aws/sdk';
 import { keySourceError } from './aws-errors';
 import { CachedKey } from './cached-key';
 import { KeyErrorCode, KeyMaterialError } from './errors';
@@ -10,7 +7,7 @@ import { loadPrivateKey, localSigningKey } from './private-key';
 import type { Signer, SigningKey } from './signer';
 
 export interface SecretsManagerSignerOptions {
-  readonly client: SecretsManagerClient;
+  readonly client: Lazy<SecretsManagerClient>;
   readonly secretId: string;
   /** Which version to read: `AWSCURRENT` (default) or `AWSPENDING` (the rotation function's test step). */
   readonly versionStage?: string;
@@ -61,7 +58,8 @@ export class SecretsManagerSigner implements Signer {
     const versionStage = versionId ? undefined : (this.options.versionStage ?? 'AWSCURRENT');
     let answer: GetSecretValueCommandOutput;
     try {
-      answer = await client.send(
+      const { GetSecretValueCommand } = await loadSecretsManager();
+      answer = await (await resolveLazy(client)).send(
         new GetSecretValueCommand({ SecretId: secretId, VersionStage: versionStage, VersionId: versionId }),
       );
     } catch (error) {

@@ -1,5 +1,6 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { z } from 'zod';
+import { loadSecretsManager } from '../aws/sdk';
 import type { SecretRefSchema } from '../config/schema';
 import { OAuthError, OAuthErrorCode } from './errors';
 
@@ -20,7 +21,7 @@ export class ClientSecret {
   constructor(
     private readonly ref: SecretRef,
     private readonly deps: {
-      secretsManager: () => SecretsManagerClient;
+      secretsManager: () => SecretsManagerClient | Promise<SecretsManagerClient>;
       env?: Readonly<Record<string, string | undefined>>;
       now?: () => number;
       ttlMs?: number;
@@ -48,8 +49,10 @@ export class ClientSecret {
     const { secretId, field } = this.ref.secretsManager!;
     let text: string | undefined;
     try {
-      text = (await this.deps.secretsManager().send(new GetSecretValueCommand({ SecretId: secretId })))
-        .SecretString;
+      const { GetSecretValueCommand } = await loadSecretsManager();
+      text = (
+        await (await this.deps.secretsManager()).send(new GetSecretValueCommand({ SecretId: secretId }))
+      ).SecretString;
     } catch (error) {
       throw new OAuthError(
         OAuthErrorCode.SecretUnavailable,

@@ -11,7 +11,7 @@ import { requestToken } from './token-endpoint';
 export const FALLBACK_ACCESS_TOKEN_VALIDITY_SECONDS = 300;
 
 export interface OAuthDeps {
-  readonly secretsManager: () => SecretsManagerClient;
+  readonly secretsManager: () => SecretsManagerClient | Promise<SecretsManagerClient>;
   /** The signer of a JWT_BEARER integration's assertion key. */
   readonly assertionSigner: (integration: string) => Signer;
   readonly env?: Readonly<Record<string, string | undefined>>;

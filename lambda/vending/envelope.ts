@@ -1,4 +1,5 @@
-import { EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { loadKms } from '../aws/sdk';
 import { TokenVendorError } from '../errors';
 
 /** KMS encryption context of an enveloped token; `kms:Decrypt` needs the same context. */
@@ -29,6 +30,7 @@ export async function envelopeToken(
   context: EncryptionContext,
 ): Promise<EnvelopedToken> {
   try {
+    const { EncryptCommand } = await loadKms();
     const answer = await kms.send(
       new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(token, 'utf8'), EncryptionContext: context }),
     );

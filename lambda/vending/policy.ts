@@ -1,11 +1,5 @@
-import {
-  type Config,
-  type Connection,
-  instanceKey,
-  type OAuthIntegration,
-  type PostgresInstance,
-  type Targets,
-} from '../config/schema';
+import { instanceKey } from '../config/instance-key';
+import type { Config, Connection, OAuthIntegration, PostgresInstance, Targets } from '../config/schema';
 import { NotAuthorizedError } from './errors';
 import { parsedGrant, parsePrincipal, principalMatches } from './principal';
 import type { Caller, VendRequest } from './request';

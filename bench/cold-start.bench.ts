@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { printTable, round, writeResults } from './measure';
+
+const RUNS = 21;
+
+/**
+ * Target (DESIGN.md): the bundled handler's cold import costs at most 40 ms over a bare `node -e 0`,
+ * measured on the bundle CDK deploys (`cdk synth` with the real esbuild bundling). Each run is a fresh
+ * process; the two commands alternate and the medians are compared.
+ */
+export async function coldStartBench(): Promise<{ pass: boolean }> {
+  // Inside the project, so the bundles resolve the AWS SDK from node_modules as they do from the
+  // Lambda runtime (the SDK is not bundled).
+  mkdirSync('.local', { recursive: true });
+  const out = mkdtempSync('.local/bench-cdk-');
+  const synth = spawnSync('npx', ['cdk', 'synth', '--no-notices', '-q', '-o', out], {
+    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
+    encoding: 'utf8',
+  });
+  if (synth.status !== 0) throw new Error(`cdk synth failed: ${synth.stderr}`);
+  const template = JSON.parse(readFileSync(join(out, 'TokenVendor.template.json'), 'utf8'));
+  const resources = Object.values(
+    template.Resources as Record<
+      string,
+      { Type: string; Properties: { Description?: string }; Metadata?: Record<string, string> }
+    >,
+  );
+  const bundles = Object.fromEntries(
+    resources
+      .filter((r) => r.Type === 'AWS::Lambda::Function')
+      .map((r) => [
+        r.Properties.Description!.replace('Token Vendor: ', ''),
+        resolve(out, r.Metadata!['aws:asset:path']!, 'index.mjs'),
+      ]),
+  );
+  const time = (args: string[]) => {
+    const started = process.hrtime.bigint();
+    const result = spawnSync(process.execPath, args, {
+      env: { ...process.env, TOKEN_VENDOR_CONFIG_FILE: '/nonexistent' },
+      stdio: 'ignore',
+    });
+    if (result.status !== 0) throw new Error(`node ${args.join(' ')} failed`);
+    return Number(process.hrtime.bigint() - started) / 1e6;
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const rows: Record<string, unknown>[] = [];
+  const results: Record<string, { medianMs: number; overBareMs: number; sizeKb: number }> = {};
+  let pass = true;
+  for (const [name, file] of Object.entries(bundles)) {
+    const bare: number[] = [];
+    const imported: number[] = [];
+    for (let i = 0; i < RUNS; i += 1) {
+      bare.push(time(['-e', '0']));
+      imported.push(time(['--input-type=module', '-e', `await import(${JSON.stringify(file)})`]));
+    }
+    const over = round(median(imported) - median(bare), 1);
+    const sizeKb = Math.round(statSync(file).size / 1024);
+    results[name] = { medianMs: round(median(imported), 1), overBareMs: over, sizeKb };
+    rows.push({
+      bundle: name,
+      sizeKb,
+      bareMs: round(median(bare), 1),
+      importMs: round(median(imported), 1),
+      overBareMs: over,
+      target: '≤ 40',
+    });
+    if (name === 'http' || name === 'direct') pass &&= over <= 40;
+  }
+  printTable(
+    `Cold import of the deployed bundles (median of ${RUNS} fresh processes each, Node ${process.version})`,
+    rows,
+  );
+  console.log(
+    `http bundle: ${results.http?.overBareMs} ms over bare node → ${pass ? 'PASS' : 'FAIL'} (target ≤ 40 ms)`,
+  );
+  writeResults('cold-start', {
+    runs: RUNS,
+    results,
+    pass,
+    bundles: readdirSync(out).filter((d) => d.startsWith('asset.')).length,
+  });
+  return { pass };
+}

@@ -1,140 +1,163 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { parseAccountIdentifier } from '../snowflake/account';
 import { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
+
+// zod's tree-shakable build, with English messages: the full build would add ~450 KB to every function.
+z.config(en());
 
 /** No control characters: they would corrupt SQL literals, log lines and HTTP headers. */
 const noControl = (value: string) => !/\p{Cc}/u.test(value);
 
+/** A custom issue at `path` (relative to the checked value). */
+type Ctx = { value: unknown; issues: unknown[] };
+function issue(ctx: Ctx, message: string, path?: (string | number)[]) {
+  ctx.issues.push({ code: 'custom', input: ctx.value, message, ...(path ? { path } : {}) });
+}
+
 /** Names the config itself defines (connections, integrations): safe in URLs, logs and metric dimensions. */
 const ConfigName = z
   .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
-    'must be 1–64 letters, digits, _, . or -, starting with a letter or digit',
+  .check(
+    z.regex(
+      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+      'must be 1–64 letters, digits, _, . or -, starting with a letter or digit',
+    ),
   );
 
 /** A Snowflake object name as SHOW prints it (case-sensitive in the SQL API body). */
-const SnowflakeName = z.string().min(1).max(255).refine(noControl, 'must not contain control characters');
+const SnowflakeName = z
+  .string()
+  .check(z.minLength(1), z.maxLength(255), z.refine(noControl, 'must not contain control characters'));
 
 /** A Postgres role name: case-sensitive, at most 63 bytes (NAMEDATALEN - 1). */
-export const PostgresUserName = z
-  .string()
-  .min(1)
-  .refine((v) => Buffer.byteLength(v, 'utf8') <= 63, 'must be at most 63 bytes (a PostgreSQL role name)')
-  .refine(noControl, 'must not contain control characters');
+export const PostgresUserName = z.string().check(
+  z.minLength(1),
+  z.refine((v) => Buffer.byteLength(v, 'utf8') <= 63, 'must be at most 63 bytes (a PostgreSQL role name)'),
+  z.refine(noControl, 'must not contain control characters'),
+);
 
 /** A Snowflake Postgres instance name; case-insensitive unless written in double quotes. */
 export const InstanceName = z
   .string()
-  .min(1)
-  .max(255)
-  .refine(noControl, 'must not contain control characters');
+  .check(z.minLength(1), z.maxLength(255), z.refine(noControl, 'must not contain control characters'));
 
-const Seconds = (min: number, max: number) => z.int().min(min).max(max);
-
-const HttpsUrl = z.url().refine((value) => {
-  const url = new URL(value);
-  return url.protocol === 'https:' || isLoopback(url.hostname);
-}, 'must be an https:// URL (plain http is allowed only for 127.0.0.1 / localhost)');
+const Seconds = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
 
 function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
+const HttpsUrl = z.url().check(
+  z.refine((value) => {
+    const url = new URL(value);
+    return url.protocol === 'https:' || isLoopback(url.hostname);
+  }, 'must be an https:// URL (plain http is allowed only for 127.0.0.1 / localhost)'),
+);
+
 const SecretsManagerKey = z.strictObject({
-  secretId: z.string().min(1),
+  secretId: z.string().check(z.minLength(1)),
   /** How long the vendor keeps a read key before asking Secrets Manager again. */
-  cacheTtlSeconds: Seconds(0, 3600).default(300),
+  cacheTtlSeconds: z._default(Seconds(0, 3600), 300),
 });
-const KmsKey = z.strictObject({ keyId: z.string().min(1) });
+const KmsKey = z.strictObject({ keyId: z.string().check(z.minLength(1)) });
+const EnvName = z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/));
 const FileKey = z.strictObject({
-  path: z.string().min(1),
+  path: z.string().check(z.minLength(1)),
   /** Name of the environment variable holding the passphrase (never the passphrase itself). */
-  passphraseEnv: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-    .optional(),
+  passphraseEnv: z.optional(EnvName),
 });
 
+export type KeySource =
+  | { secretsManager: z.output<typeof SecretsManagerKey> }
+  | { kms: z.output<typeof KmsKey> }
+  | { file: z.output<typeof FileKey> };
+
 /** Where a connection's private key lives: exactly one of `secretsManager`, `kms`, `file`. */
-export const KeySourceSchema = z
-  .strictObject({
-    secretsManager: SecretsManagerKey.optional(),
-    kms: KmsKey.optional(),
-    file: FileKey.optional(),
-  })
-  .check((ctx) => {
-    const given = Object.values(ctx.value).filter((v) => v !== undefined).length;
-    if (given !== 1) {
-      ctx.issues.push({
-        code: 'custom',
-        input: ctx.value,
-        message:
-          'give exactly one key source: {"secretsManager": {"secretId": …}}, {"kms": {"keyId": …}} or {"file": {"path": …}}',
-      });
-    }
-  })
-  .transform((v): KeySource => {
+export const KeySourceSchema = z.pipe(
+  z
+    .strictObject({
+      secretsManager: z.optional(SecretsManagerKey),
+      kms: z.optional(KmsKey),
+      file: z.optional(FileKey),
+    })
+    .check(
+      z.check((ctx) => {
+        const given = Object.values(ctx.value).filter((v) => v !== undefined).length;
+        if (given !== 1) {
+          issue(
+            ctx,
+            'give exactly one key source: {"secretsManager": {"secretId": …}}, {"kms": {"keyId": …}} or {"file": {"path": …}}',
+          );
+        }
+      }),
+    ),
+  z.transform((v): KeySource => {
     if (v.secretsManager) return { secretsManager: v.secretsManager };
     if (v.kms) return { kms: v.kms };
     return { file: v.file! };
-  });
-export type KeySource =
-  | { secretsManager: z.infer<typeof SecretsManagerKey> }
-  | { kms: z.infer<typeof KmsKey> }
-  | { file: z.infer<typeof FileKey> };
+  }),
+);
 
 /** A secret value other than a private key (an OAuth client secret). Never a literal. */
 export const SecretRefSchema = z
   .strictObject({
-    secretsManager: z
-      .strictObject({ secretId: z.string().min(1), field: z.string().min(1).optional() })
-      .optional(),
-    env: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-      .optional(),
+    secretsManager: z.optional(
+      z.strictObject({
+        secretId: z.string().check(z.minLength(1)),
+        field: z.optional(z.string().check(z.minLength(1))),
+      }),
+    ),
+    env: z.optional(EnvName),
   })
-  .refine(
-    (v) => (v.secretsManager ? 1 : 0) + (v.env ? 1 : 0) === 1,
-    'give exactly one of {"secretsManager": {"secretId": …, "field": …}} or {"env": "VAR"} (env is for local use)',
+  .check(
+    z.refine(
+      (v) => (v.secretsManager ? 1 : 0) + (v.env ? 1 : 0) === 1,
+      'give exactly one of {"secretsManager": {"secretId": …, "field": …}} or {"env": "VAR"} (env is for local use)',
+    ),
   );
 
+const Days = z.int().check(z.gte(1), z.lte(3650));
 const Rotation = z
   .strictObject({
     /** Age after which the rotation check reports ROTATION_DUE. */
-    rotateAfterDays: z.int().min(1).max(3650).default(90),
+    rotateAfterDays: z._default(Days, 90),
     /** Age after which it reports OVERDUE and alarms. */
-    overdueAfterDays: z.int().min(1).max(3650).default(120),
+    overdueAfterDays: z._default(Days, 120),
   })
-  .refine((r) => r.overdueAfterDays > r.rotateAfterDays, {
-    message: 'overdueAfterDays must be greater than rotateAfterDays',
-    path: ['overdueAfterDays'],
-  });
+  .check(
+    z.check((ctx) => {
+      if (ctx.value.overdueAfterDays <= ctx.value.rotateAfterDays) {
+        issue(ctx, 'overdueAfterDays must be greater than rotateAfterDays', ['overdueAfterDays']);
+      }
+    }),
+  );
 
 export const ConnectionSchema = z.strictObject({
   /** Account identifier in one of the forms `parseAccountIdentifier` documents. */
-  account: z.string().check((ctx) => {
-    try {
-      parseAccountIdentifier(ctx.value);
-    } catch (error) {
-      ctx.issues.push({ code: 'custom', input: ctx.value, message: (error as Error).message });
-    }
-  }),
+  account: z.string().check(
+    z.check((ctx) => {
+      try {
+        parseAccountIdentifier(ctx.value);
+      } catch (error) {
+        issue(ctx, (error as Error).message);
+      }
+    }),
+  ),
   /** The Snowflake service user the vendor signs JWTs for. */
   user: SnowflakeName,
-  role: SnowflakeName.optional(),
-  warehouse: SnowflakeName.optional(),
-  database: SnowflakeName.optional(),
-  schema: SnowflakeName.optional(),
+  role: z.optional(SnowflakeName),
+  warehouse: z.optional(SnowflakeName),
+  database: z.optional(SnowflakeName),
+  schema: z.optional(SnowflakeName),
   /** SQL API base URL; default `https://<account>.snowflakecomputing.com`. Set it for privatelink or the emulator. */
-  apiBaseUrl: HttpsUrl.optional(),
+  apiBaseUrl: z.optional(HttpsUrl),
   key: KeySourceSchema,
   /** Lifetime of the JWTs the vendor signs for this connection (Snowflake caps validity at 3600 s). */
-  jwtLifetimeSeconds: Seconds(60, 3600).default(3540),
+  jwtLifetimeSeconds: z._default(Seconds(60, 3600), 3540),
   /** The SQL API statement `timeout`. */
-  statementTimeoutSeconds: Seconds(1, 3600).default(30),
-  rotation: Rotation.default({ rotateAfterDays: 90, overdueAfterDays: 120 }),
+  statementTimeoutSeconds: z._default(Seconds(1, 3600), 30),
+  rotation: z._default(Rotation, { rotateAfterDays: 90, overdueAfterDays: 120 }),
 });
 
 export const PostgresInstanceSchema = z.strictObject({
@@ -144,144 +167,133 @@ export const PostgresInstanceSchema = z.strictObject({
   /** From DESCRIBE POSTGRES INSTANCE; returned to callers so they know where to connect. */
   host: z
     .string()
-    .min(1)
-    .max(253)
-    .regex(/^[A-Za-z0-9.-]+$/, 'must be a host name'),
-  port: z.int().min(1).max(65535).default(5432),
-  sslmode: z.enum(['require', 'verify-ca', 'verify-full']).default('require'),
+    .check(z.minLength(1), z.maxLength(253), z.regex(/^[A-Za-z0-9.-]+$/, 'must be a host name')),
+  port: z._default(z.int().check(z.gte(1), z.lte(65535)), 5432),
+  sslmode: z._default(z.enum(['require', 'verify-ca', 'verify-full']), 'require'),
   /** The only Postgres users the vendor mints for (case-sensitive; Snowflake does not validate them). */
-  allowedUsers: z.array(PostgresUserName).min(1),
+  allowedUsers: z.array(PostgresUserName).check(z.minLength(1)),
 });
 
 export const OAuthIntegrationSchema = z
   .strictObject({
     grant: z.enum(['CLIENT_CREDENTIALS', 'JWT_BEARER']),
     tokenEndpoint: HttpsUrl,
-    clientAuthMethod: z.literal('CLIENT_SECRET_POST').default('CLIENT_SECRET_POST'),
-    clientId: z.string().min(1).max(512).refine(noControl),
-    clientSecret: SecretRefSchema.optional(),
+    clientAuthMethod: z._default(z.literal('CLIENT_SECRET_POST'), 'CLIENT_SECRET_POST'),
+    clientId: z.string().check(z.minLength(1), z.maxLength(512), z.refine(noControl)),
+    clientSecret: z.optional(SecretRefSchema),
     /** JWT_BEARER: how the assertion is signed and what it says. */
-    assertion: z
-      .strictObject({
+    assertion: z.optional(
+      z.strictObject({
         key: KeySourceSchema,
-        issuer: z.string().min(1),
-        subject: z.string().min(1),
-        audience: z.string().min(1).optional(),
-        lifetimeSeconds: Seconds(30, 3600).default(300),
-      })
-      .optional(),
+        issuer: z.string().check(z.minLength(1)),
+        subject: z.string().check(z.minLength(1)),
+        audience: z.optional(z.string().check(z.minLength(1))),
+        lifetimeSeconds: z._default(Seconds(30, 3600), 300),
+      }),
+    ),
     /** Used when the token response carries no `expires_in`; when both exist the smaller decides. */
-    accessTokenValiditySeconds: Seconds(1, 86_400 * 90).optional(),
+    accessTokenValiditySeconds: z.optional(Seconds(1, 86_400 * 90)),
     /** Scopes a request may ask for (requests must ask for a subset). */
-    allowedScopes: z
-      .array(
+    allowedScopes: z._default(
+      z.array(
         z
           .string()
-          .min(1)
-          .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'is not a valid OAuth scope'),
-      )
-      .default([]),
-    enabled: z.boolean().default(true),
+          .check(z.minLength(1), z.regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'is not a valid OAuth scope')),
+      ),
+      [],
+    ),
+    enabled: z._default(z.boolean(), true),
   })
-  .check((ctx) => {
-    const v = ctx.value;
-    if (v.grant === 'CLIENT_CREDENTIALS' && !v.clientSecret) {
-      ctx.issues.push({
-        code: 'custom',
-        input: v,
-        path: ['clientSecret'],
-        message: 'CLIENT_CREDENTIALS needs a clientSecret',
-      });
-    }
-    if (v.grant === 'JWT_BEARER' && !v.assertion) {
-      ctx.issues.push({
-        code: 'custom',
-        input: v,
-        path: ['assertion'],
-        message: 'JWT_BEARER needs an assertion',
-      });
-    }
-  });
+  .check(
+    z.check((ctx) => {
+      const v = ctx.value;
+      if (v.grant === 'CLIENT_CREDENTIALS' && !v.clientSecret)
+        issue(ctx, 'CLIENT_CREDENTIALS needs a clientSecret', ['clientSecret']);
+      if (v.grant === 'JWT_BEARER' && !v.assertion)
+        issue(ctx, 'JWT_BEARER needs an assertion', ['assertion']);
+    }),
+  );
 
 const PostgresTarget = z.strictObject({
   instance: InstanceName,
   /** Needed only when two connections have an instance of this name. */
-  connection: ConfigName.optional(),
-  usernames: z.array(PostgresUserName).min(1),
+  connection: z.optional(ConfigName),
+  usernames: z.array(PostgresUserName).check(z.minLength(1)),
 });
 const OAuthTarget = z.strictObject({
   integration: ConfigName,
-  scopes: z.array(z.string().min(1)).default([]),
+  scopes: z._default(z.array(z.string().check(z.minLength(1))), []),
 });
 const Targets = {
-  postgres: z.array(PostgresTarget).default([]),
-  snowflakeJwt: z.array(ConfigName).default([]),
-  oauth: z.array(OAuthTarget).default([]),
+  postgres: z._default(z.array(PostgresTarget), []),
+  snowflakeJwt: z._default(z.array(ConfigName), []),
+  oauth: z._default(z.array(OAuthTarget), []),
 };
 
 /** An IAM role or user ARN. A role ARN may carry a path; no wildcards, no STS session ARNs. */
-export const PrincipalArn = z.string().check((ctx) => {
-  const v = ctx.value;
-  const problem =
-    v.includes('*') || v.includes('?')
-      ? 'must not contain wildcards: name each role or user'
-      : /^arn:aws[a-z-]*:sts::\d{12}:assumed-role\//.test(v)
-        ? 'is an STS session ARN; name the role instead: arn:aws:iam::<account>:role/<path>/<role-name>'
-        : !/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/([\w+=,.@-]+\/)*[\w+=,.@-]+$/.test(v)
-          ? 'must be an IAM role or user ARN: arn:aws:iam::<12-digit account>:role/<path>/<name> or …:user/<name>'
-          : undefined;
-  if (problem) ctx.issues.push({ code: 'custom', input: v, message: problem });
-});
+export const PrincipalArn = z.string().check(
+  z.check((ctx) => {
+    const v = ctx.value;
+    const problem =
+      v.includes('*') || v.includes('?')
+        ? 'must not contain wildcards: name each role or user'
+        : /^arn:aws[a-z-]*:sts::\d{12}:assumed-role\//.test(v)
+          ? 'is an STS session ARN; name the role instead: arn:aws:iam::<account>:role/<path>/<role-name>'
+          : !/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/([\w+=,.@-]+\/)*[\w+=,.@-]+$/.test(v)
+            ? 'must be an IAM role or user ARN: arn:aws:iam::<12-digit account>:role/<path>/<name> or …:user/<name>'
+            : undefined;
+    if (problem) issue(ctx, problem);
+  }),
+);
 
 export const GrantSchema = z.strictObject({
   principal: PrincipalArn,
-  description: z.string().max(256).optional(),
+  description: z.optional(z.string().check(z.maxLength(256))),
   ...Targets,
 });
 
 const TokenPolicy = (minRemaining: number) =>
-  z.strictObject({
-    /** A cached token is served only while at least this many seconds remain. */
-    minRemainingSeconds: Seconds(0, 86_400).default(minRemaining),
-    /** `refreshAt` = issuedAt + refreshRatio × lifetime. */
-    refreshRatio: z.number().gt(0).lt(1).default(0.8),
-  });
+  z._default(
+    z.strictObject({
+      /** A cached token is served only while at least this many seconds remain. */
+      minRemainingSeconds: z._default(Seconds(0, 86_400), minRemaining),
+      /** `refreshAt` = issuedAt + refreshRatio × lifetime. */
+      refreshRatio: z._default(z.number().check(z.gt(0), z.lt(1)), 0.8),
+    }),
+    { minRemainingSeconds: minRemaining, refreshRatio: 0.8 },
+  );
 
 export const ConfigSchema = z
   .strictObject({
-    $schema: z.string().optional(),
-    description: z.string().optional(),
+    $schema: z.optional(z.string()),
+    description: z.optional(z.string()),
     connections: z
       .record(ConfigName, ConnectionSchema)
-      .refine((c) => Object.keys(c).length > 0, 'define at least one connection'),
-    postgresInstances: z.array(PostgresInstanceSchema).default([]),
-    oauthIntegrations: z.record(ConfigName, OAuthIntegrationSchema).default({}),
+      .check(z.refine((c) => Object.keys(c).length > 0, 'define at least one connection')),
+    postgresInstances: z._default(z.array(PostgresInstanceSchema), []),
+    oauthIntegrations: z._default(z.record(ConfigName, OAuthIntegrationSchema), {}),
     /** HTTP callers: IAM principal → targets. Deny by default. */
-    grants: z.array(GrantSchema).default([]),
+    grants: z._default(z.array(GrantSchema), []),
     /** What a direct Lambda invoke (Step Functions) may vend; separate from HTTP grants. */
-    directInvoke: z.strictObject(Targets).default({ postgres: [], snowflakeJwt: [], oauth: [] }),
-    tokens: z
-      .strictObject({
-        postgres: TokenPolicy(600).default({ minRemainingSeconds: 600, refreshRatio: 0.8 }),
-        snowflakeJwt: TokenPolicy(600).default({ minRemainingSeconds: 600, refreshRatio: 0.8 }),
-        oauth: TokenPolicy(60).default({ minRemainingSeconds: 60, refreshRatio: 0.8 }),
-      })
-      .default({
+    directInvoke: z._default(z.strictObject(Targets), { postgres: [], snowflakeJwt: [], oauth: [] }),
+    tokens: z._default(
+      z.strictObject({ postgres: TokenPolicy(600), snowflakeJwt: TokenPolicy(600), oauth: TokenPolicy(60) }),
+      {
         postgres: { minRemainingSeconds: 600, refreshRatio: 0.8 },
         snowflakeJwt: { minRemainingSeconds: 600, refreshRatio: 0.8 },
         oauth: { minRemainingSeconds: 60, refreshRatio: 0.8 },
-      }),
-    cache: z
-      .strictObject({
-        enabled: z.boolean().default(true),
-        maxEntries: z.int().min(1).max(100_000).default(1000),
-      })
-      .default({ enabled: true, maxEntries: 1000 }),
-  })
-  .check((ctx) =>
-    crossReferences(ctx.value, (path, message) =>
-      ctx.issues.push({ code: 'custom', input: ctx.value, path, message }),
+      },
     ),
+    cache: z._default(
+      z.strictObject({
+        enabled: z._default(z.boolean(), true),
+        maxEntries: z._default(z.int().check(z.gte(1), z.lte(100_000)), 1000),
+      }),
+      { enabled: true, maxEntries: 1000 },
+    ),
+  })
+  .check(
+    z.check((ctx) => crossReferences(ctx.value as Config, (path, message) => issue(ctx, message, path))),
   );
 
 export type Config = z.output<typeof ConfigSchema>;

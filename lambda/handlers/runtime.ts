@@ -6,6 +6,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AuditLog } from '../audit/audit-log';
 import { loadKms, loadSecretsManager } from '../aws/sdk';
 import { ConfigError } from '../config/errors';
+import { parseConfigText } from '../config/load';
 import type { Config } from '../config/schema';
 import { createSigner, type SignerClients } from '../keys/create-signer';
 import type { Signer } from '../keys/signer';
@@ -120,13 +121,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 /**
  * Read the config the function was deployed with: `TOKEN_VENDOR_CONFIG_FILE` (the CDK stack ships the
  * validated config as `config.json` in the function's code, so it has no size limit and a change deploys
- * a new version) or `TOKEN_VENDOR_CONFIG` (JSON, for local use). The schema library is loaded here, on
- * the first request, rather than at import: it is most of a cold start's module cost.
+ * a new version) or `TOKEN_VENDOR_CONFIG` (JSON, for local use). Called once, on the first request.
  */
-export async function configFromEnvironment(
+export function configFromEnvironment(
   env: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<Config> {
-  const { parseConfigText } = await import('../config/load');
+): Config {
   if (env.TOKEN_VENDOR_CONFIG) return parseConfigText(env.TOKEN_VENDOR_CONFIG, 'TOKEN_VENDOR_CONFIG');
   if (env.TOKEN_VENDOR_CONFIG_FILE) {
     let text: string;
@@ -144,21 +143,5 @@ export async function configFromEnvironment(
 export const logger = new Logger({ serviceName: 'token-vendor' });
 export const metrics = new Metrics({ namespace: 'TokenVendor', serviceName: 'token-vendor' });
 export const auditLog = new AuditLog(logger);
-export const defaultRuntime = lazyRetrying(async () =>
-  createRuntime({ config: await configFromEnvironment() }),
-);
-
-/** Like `lazy`, for a promise, but a failure is not kept: the next call tries again (a fixed config, say). */
-function lazyRetrying<T>(make: () => Promise<T>): () => Promise<T> {
-  let value: Promise<T> | undefined;
-  return () => {
-    if (!value) {
-      const made = make();
-      value = made;
-      made.catch(() => {
-        if (value === made) value = undefined;
-      });
-    }
-    return value;
-  };
-}
+// A failed build (a bad config) is not kept: `lazy` only stores a value once `make` returns.
+export const defaultRuntime = lazy(() => createRuntime({ config: configFromEnvironment() }));

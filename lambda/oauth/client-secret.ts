@@ -1,5 +1,5 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { loadSecretsManager } from '../aws/sdk';
 import type { SecretRefSchema } from '../config/schema';
 import { OAuthError, OAuthErrorCode } from './errors';

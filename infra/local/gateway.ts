@@ -102,7 +102,16 @@ export class LocalGateway {
     if ('status' in verified) return apiGatewayError(res, 403, verified.errorType, verified.message);
 
     const requestId = randomUUID();
-    const event = restProxyEvent(req, url, path, body, verified, requestId, this.options.now ?? Date.now);
+    const event = restProxyEvent(
+      req,
+      headers,
+      url,
+      path,
+      body,
+      verified,
+      requestId,
+      this.options.now ?? Date.now,
+    );
     const started = Date.now();
     const timeout = this.options.timeoutMs ?? 25_000;
     const context = {
@@ -121,14 +130,16 @@ export class LocalGateway {
     } satisfies Context;
     const result = await this.options.handler(event, context);
     if (!result) return apiGatewayError(res, 502, 'InternalServerErrorException', 'Internal server error');
-    const payload = result.isBase64Encoded
+    // A string body lets Node send headers and body in one write (a Buffer takes the writev path).
+    const payload: string | Buffer = result.isBase64Encoded
       ? Buffer.from(result.body, 'base64')
-      : Buffer.from(result.body ?? '', 'utf8');
-    res.writeHead(result.statusCode, {
-      ...Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)])),
+      : (result.body ?? '');
+    const out: Record<string, string | number> = {
       'x-amzn-RequestId': requestId,
-      'Content-Length': payload.length,
-    });
+      'Content-Length': Buffer.byteLength(payload),
+    };
+    for (const [name, value] of Object.entries(result.headers ?? {})) out[name] = String(value);
+    res.writeHead(result.statusCode, out);
     res.end(payload);
   }
 }
@@ -148,6 +159,7 @@ export function startLocalGateway(options: LocalGatewayOptions): Promise<LocalGa
 /** The REST API proxy event API Gateway sends for an `AWS_IAM` method, as the verified credential. */
 function restProxyEvent(
   req: IncomingMessage,
+  headers: Record<string, string>,
   url: URL,
   path: string,
   body: Buffer,
@@ -155,9 +167,6 @@ function restProxyEvent(
   requestId: string,
   now: () => number,
 ): APIGatewayProxyEvent {
-  const headers = Object.fromEntries(
-    Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]),
-  );
   const multiValueHeaders = Object.fromEntries(
     Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v : [v ?? '']]),
   );

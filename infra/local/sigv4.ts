@@ -183,8 +183,9 @@ export function verifySigV4(request: SignedRequest, options: SigV4Options): Loca
       'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
     );
   // A body changed after signing no longer matches the payload hash the signature covers.
-  const payloadHash = request.headers['x-amz-content-sha256'] ?? sha256Hex(request.body);
-  if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== sha256Hex(request.body)) return mismatch();
+  const bodyHash = sha256Hex(request.body);
+  const payloadHash = request.headers['x-amz-content-sha256'] ?? bodyHash;
+  if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== bodyHash) return mismatch();
   const canonicalRequest = [
     request.method.toUpperCase(),
     canonicalPath(url.pathname),
@@ -254,7 +255,9 @@ function canonicalPath(pathname: string): string {
 }
 
 function canonicalQuery(rawUrl: string, presigned: boolean): string {
-  const raw = rawUrl.includes('?') ? rawUrl.slice(rawUrl.indexOf('?') + 1) : '';
+  const at = rawUrl.indexOf('?');
+  if (at < 0) return '';
+  const raw = rawUrl.slice(at + 1);
   const pairs = raw
     .split('&')
     .filter(Boolean)

@@ -100,13 +100,27 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
   throw new NotAuthorizedError();
 }
 
+// The union of a principal's grants depends only on the (immutable) config and the ARN: computed once.
+const grantedTargets = new WeakMap<Config, Map<string, Targets>>();
+
 function targetsOf(config: Config, caller: Caller): Targets {
   if (caller.kind === 'direct') return config.directInvoke;
-  const principal = parsePrincipal(caller.principalArn);
-  const grants = config.grants.filter((g) => principalMatches(principal, parsedGrant(g.principal)));
-  return {
-    postgres: grants.flatMap((g) => g.postgres),
-    snowflakeJwt: grants.flatMap((g) => g.snowflakeJwt),
-    oauth: grants.flatMap((g) => g.oauth),
-  };
+  let byPrincipal = grantedTargets.get(config);
+  if (!byPrincipal) {
+    byPrincipal = new Map();
+    grantedTargets.set(config, byPrincipal);
+  }
+  let targets = byPrincipal.get(caller.principalArn);
+  if (!targets) {
+    const principal = parsePrincipal(caller.principalArn);
+    const grants = config.grants.filter((g) => principalMatches(principal, parsedGrant(g.principal)));
+    targets = {
+      postgres: grants.flatMap((g) => g.postgres),
+      snowflakeJwt: grants.flatMap((g) => g.snowflakeJwt),
+      oauth: grants.flatMap((g) => g.oauth),
+    };
+    if (byPrincipal.size >= 10_000) byPrincipal.clear(); // bounded: callers cannot grow it without limit
+    byPrincipal.set(caller.principalArn, targets);
+  }
+  return targets;
 }

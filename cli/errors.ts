@@ -56,7 +56,8 @@ export function exitCodeFor(error: unknown): ExitCode {
 
 /** One line for stderr: `token-vendor: KEY_WRONG_PASSPHRASE: The passphrase does not …`. */
 export function errorLine(error: unknown): string {
-  if (error instanceof TokenVendorError) return `token-vendor: ${error.code}: ${error.message.replaceAll('\n', ' ')}`;
+  if (error instanceof TokenVendorError)
+    return `token-vendor: ${error.code}: ${error.message.replaceAll('\n', ' ')}`;
   const message = error instanceof Error ? error.message : String(error);
   return `token-vendor: ${message.replaceAll('\n', ' ')}`;
 }

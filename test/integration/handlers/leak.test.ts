@@ -99,6 +99,23 @@ describe('no secret reaches a log line or an error body', () => {
     expect(logs).toContain('"event":"token.issued"'); // the audit lines were captured
     expect(logs).toContain('"event":"token.denied"');
     expect(logs).toContain('"event":"token.failed"');
+    // …and the EMF metrics Powertools emits for them
+    const emf = logs
+      .split('\n')
+      .filter((line) => line.includes('"CloudWatchMetrics"'))
+      .map((line) => JSON.parse(line));
+    const names = new Set(
+      emf.flatMap((m) => m._aws.CloudWatchMetrics[0].Metrics.map((x: { Name: string }) => x.Name)),
+    );
+    for (const name of [
+      'TokensIssued',
+      'TokensDenied',
+      'TokensFailed',
+      'CacheHits',
+      'UpstreamLatency',
+      'UpstreamUnavailable',
+    ])
+      expect(names).toContain(name);
     expect(tokens.length).toBeGreaterThanOrEqual(6);
     const describe = (found: string[]) => found.map((l) => `${l.slice(0, 12)}… (${l.length} chars)`);
     const secrets = [...h.secrets, 'wrong-secret-on-purpose'];

@@ -25,7 +25,7 @@ export function loadPrivateKey(pem: string, passphrase: string | undefined, sour
   if (label === undefined) {
     throw new KeyMaterialError(
       KeyErrorCode.Malformed,
-      `The key from ${source} is not a PEM private key; expected "-----BEGIN PRIVATE KEY-----" or "-----BEGIN ENCRYPTED PRIVATE KEY-----".`,
+      `The key from ${source} is not a PEM private key; expected a PKCS#8 PEM (BEGIN PRIVATE KEY or BEGIN ENCRYPTED PRIVATE KEY).`,
     );
   }
   if (label !== 'PRIVATE KEY' && label !== 'ENCRYPTED PRIVATE KEY') {

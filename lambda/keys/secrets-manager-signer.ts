@@ -82,7 +82,7 @@ export class SecretsManagerSigner implements Signer {
  *
  * @example
  * ```ts
- * parsePrivateKeySecret('{"privateKey":"-----BEGIN PRIVATE KEY-----\\n…"}', 'secretsManager:x');
+ * parsePrivateKeySecret(JSON.stringify({ privateKey: pem, passphrase }), 'secretsManager:x');
  * ```
  */
 export function parsePrivateKeySecret(text: string, source: string): PrivateKeySecret {

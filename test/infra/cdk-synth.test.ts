@@ -3,8 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmulatorFixture, emulatorFixture } from '../support/emulator';
-import { lambdaContext, ROLE_ARN, ROLE_SESSION, restEvent } from '../support/events';
+import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../support/emulator';
+import { lambdaContext, ROLE_SESSION, restEvent } from '../support/events';
 import { tempDir, writeTempFile } from '../support/keys';
 
 /**
@@ -17,34 +17,7 @@ describe('cdk synth with real bundling', () => {
   let synth: ReturnType<typeof spawnSync>;
   beforeAll(async () => {
     fx = await emulatorFixture();
-    const config = writeTempFile(
-      'config.json',
-      JSON.stringify({
-        connections: {
-          demo: {
-            account: 'myorg-acct',
-            user: 'svc',
-            role: 'TOKEN_VENDOR',
-            apiBaseUrl: fx.emulator.url,
-            key: { file: { path: writeTempFile('k.p8', fx.key.pkcs8Pem) } },
-          },
-        },
-        postgresInstances: [
-          {
-            connection: 'demo',
-            instance: 'reporting_server',
-            host: 'h.example',
-            allowedUsers: ['reporting_user'],
-          },
-        ],
-        grants: [
-          {
-            principal: ROLE_ARN,
-            postgres: [{ instance: 'reporting_server', usernames: ['reporting_user'] }],
-          },
-        ],
-      }),
-    );
+    const config = writeTempFile('config.json', JSON.stringify(fixtureConfig(fx)));
     out = tempDir('cdk-out-');
     synth = spawnSync('npx', ['cdk', 'synth', '--no-notices', '-q', '-c', `config=${config}`, '-o', out], {
       env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },

@@ -4,9 +4,11 @@ import {
   type SnowflakeEmulatorOptions,
   startSnowflakeEmulator,
 } from '../../emulator/server';
+import type { ConfigInput } from '../../lambda/config/schema';
 import type { Signer } from '../../lambda/keys/signer';
 import { SqlApiClient, type SqlApiClientOptions } from '../../lambda/snowflake/sql-api';
-import { rsaKeyPair, type TestKeyPair } from './keys';
+import { ROLE_ARN } from './events';
+import { rsaKeyPair, type TestKeyPair, writeTempFile } from './keys';
 import { memorySigner } from './signers';
 
 export const ACCOUNT = 'MYORG-ACCT';
@@ -66,5 +68,39 @@ export async function emulatorFixture(
         retry: { baseDelayMs: 20, maxDelayMs: 200, pollInitialMs: 20, pollMaxMs: 100 },
         ...overrides,
       }),
+  };
+}
+
+/**
+ * The smallest config over this fixture: connection `demo` (its key in a temp file), instance
+ * `reporting_server`, and a grant of `reporting_user` to {@link ROLE_ARN}.
+ *
+ * @example
+ * ```ts
+ * process.env.TOKEN_VENDOR_CONFIG = JSON.stringify(fixtureConfig(fx));
+ * ```
+ */
+export function fixtureConfig(fx: EmulatorFixture, options: { pem?: string } = {}): ConfigInput {
+  return {
+    connections: {
+      demo: {
+        account: 'myorg-acct',
+        user: 'svc',
+        role: VENDOR_ROLE,
+        apiBaseUrl: fx.emulator.url,
+        key: { file: { path: writeTempFile('k.p8', options.pem ?? fx.key.pkcs8Pem) } },
+      },
+    },
+    postgresInstances: [
+      {
+        connection: 'demo',
+        instance: 'reporting_server',
+        host: 'h.example',
+        allowedUsers: ['reporting_user'],
+      },
+    ],
+    grants: [
+      { principal: ROLE_ARN, postgres: [{ instance: 'reporting_server', usernames: ['reporting_user'] }] },
+    ],
   };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli';
-import { type EmulatorFixture, emulatorFixture } from '../../support/emulator';
+import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../../support/emulator';
 import { rsaKeyPair, writeTempFile } from '../../support/keys';
 
 describe('token-vendor rotation-check', () => {
@@ -11,20 +11,7 @@ describe('token-vendor rotation-check', () => {
   afterAll(() => fx.emulator.close());
 
   const configFile = (pem: string) =>
-    writeTempFile(
-      'config.json',
-      JSON.stringify({
-        connections: {
-          demo: {
-            account: 'myorg-acct',
-            user: 'svc',
-            role: 'TOKEN_VENDOR',
-            apiBaseUrl: fx.emulator.url,
-            key: { file: { path: writeTempFile('k.p8', pem) } },
-          },
-        },
-      }),
-    );
+    writeTempFile('config.json', JSON.stringify(fixtureConfig(fx, { pem })));
 
   it('reports OK as JSON and exits 0 when the key is registered', async () => {
     const result = await runCli(['rotation-check', '--config', configFile(fx.key.pkcs8Pem), '--json']);

@@ -1,8 +1,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type EmulatorFixture, emulatorFixture } from '../../support/emulator';
-import { lambdaContext, ROLE_ARN, ROLE_SESSION, restEvent } from '../../support/events';
-import { writeTempFile } from '../../support/keys';
+import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../../support/emulator';
+import { lambdaContext, ROLE_SESSION, restEvent } from '../../support/events';
 
 /** The deployed entry points: wired at cold start, config read on the first request. */
 describe('Lambda entry points', () => {
@@ -30,28 +29,7 @@ describe('Lambda entry points', () => {
       );
     // Act
     const missing = (await handler(event(), lambdaContext())) as APIGatewayProxyResult;
-    process.env.TOKEN_VENDOR_CONFIG = JSON.stringify({
-      connections: {
-        demo: {
-          account: 'myorg-acct',
-          user: 'svc',
-          role: 'TOKEN_VENDOR',
-          apiBaseUrl: fx.emulator.url,
-          key: { file: { path: writeTempFile('k.p8', fx.key.pkcs8Pem) } },
-        },
-      },
-      postgresInstances: [
-        {
-          connection: 'demo',
-          instance: 'reporting_server',
-          host: 'h.example',
-          allowedUsers: ['reporting_user'],
-        },
-      ],
-      grants: [
-        { principal: ROLE_ARN, postgres: [{ instance: 'reporting_server', usernames: ['reporting_user'] }] },
-      ],
-    });
+    process.env.TOKEN_VENDOR_CONFIG = JSON.stringify(fixtureConfig(fx));
     const working = (await handler(event(), lambdaContext())) as APIGatewayProxyResult;
     // Assess
     expect(missing.statusCode).toBe(500);

@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { FileSigner } from '../lambda/keys/file-signer';
 import { UsageError } from './errors';
 import type { CliIo } from './io';
 
@@ -50,4 +51,22 @@ export function seconds(value: string | undefined, flag: string, command: string
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new UsageError(`${command}: --${flag} must be a whole number of seconds.`);
   return Number(value);
+}
+
+/** The flags of every command that signs with a local key file. */
+export const KEY_FLAGS = {
+  'private-key-file': { type: 'string' },
+  'passphrase-env': { type: 'string' },
+} as const;
+
+/** The signer over `--private-key-file` (required) and `--passphrase-env` (optional). */
+export function fileSignerFrom(
+  values: { 'private-key-file'?: string; 'passphrase-env'?: string },
+  io: CliIo,
+  command: string,
+): FileSigner {
+  return new FileSigner({
+    path: required(values['private-key-file'], 'private-key-file', command),
+    passphrase: passphraseFromEnv(values['passphrase-env'], io, command),
+  });
 }

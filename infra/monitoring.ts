@@ -9,7 +9,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 
-type Trigger = 'http' | 'direct' | 'rotation-check' | 'rotate-key';
+/** The triggers the Token Vendor has one function (and one log group) for. */
+export type Trigger = 'http' | 'direct' | 'rotation-check' | 'rotate-key';
 
 export interface MonitoringProps {
   readonly functions: Record<Trigger, lambda.IFunction>;

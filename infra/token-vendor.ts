@@ -17,7 +17,7 @@ import type { Config, KeySource } from '../lambda/config/schema';
 import { kmsKeyResource, secretResource } from './arns';
 import { ExampleStateMachine } from './example-state-machine';
 import { AcknowledgeExpectedWildcards } from './expected-wildcards';
-import { Monitoring } from './monitoring';
+import { Monitoring, type Trigger } from './monitoring';
 
 export interface TokenVendorProps {
   /** The validated config (`parseConfig`). Bundled into the functions; it holds no secrets. */
@@ -35,8 +35,6 @@ export interface TokenVendorProps {
   /** Lambda runtime; default nodejs22.x. */
   readonly runtime?: lambda.Runtime;
 }
-
-type Trigger = 'http' | 'direct' | 'rotation-check' | 'rotate-key';
 
 const HANDLERS: Record<Trigger, string> = {
   http: '../lambda/handlers/http.ts',

@@ -1,6 +1,5 @@
-import { FileSigner } from '../../lambda/keys/file-signer';
 import { mintKeyPairJwt } from '../../lambda/snowflake/jwt';
-import { parseFlags, passphraseFromEnv, required, seconds } from '../args';
+import { fileSignerFrom, KEY_FLAGS, parseFlags, required, seconds } from '../args';
 import type { CliIo } from '../io';
 
 export const usage =
@@ -13,17 +12,13 @@ export async function jwt(args: string[], io: CliIo): Promise<void> {
     {
       account: { type: 'string' },
       user: { type: 'string' },
-      'private-key-file': { type: 'string' },
-      'passphrase-env': { type: 'string' },
+      ...KEY_FLAGS,
       lifetime: { type: 'string' },
       json: { type: 'boolean' },
     },
     'jwt',
   );
-  const signer = new FileSigner({
-    path: required(values['private-key-file'], 'private-key-file', 'jwt'),
-    passphrase: passphraseFromEnv(values['passphrase-env'], io, 'jwt'),
-  });
+  const signer = fileSignerFrom(values, io, 'jwt');
   const minted = await mintKeyPairJwt({
     account: required(values.account, 'account', 'jwt'),
     user: required(values.user, 'user', 'jwt'),

@@ -1,8 +1,7 @@
-import { FileSigner } from '../../lambda/keys/file-signer';
 import { defaultSqlApiBaseUrl } from '../../lambda/snowflake/account';
 import { mintPostgresAccessToken } from '../../lambda/snowflake/postgres-token';
 import { SqlApiClient } from '../../lambda/snowflake/sql-api';
-import { parseFlags, passphraseFromEnv, required } from '../args';
+import { fileSignerFrom, KEY_FLAGS, parseFlags, required } from '../args';
 import type { CliIo } from '../io';
 
 export const usage =
@@ -15,8 +14,7 @@ export async function postgresToken(args: string[], io: CliIo): Promise<void> {
     {
       account: { type: 'string' },
       user: { type: 'string' },
-      'private-key-file': { type: 'string' },
-      'passphrase-env': { type: 'string' },
+      ...KEY_FLAGS,
       instance: { type: 'string' },
       'pg-user': { type: 'string' },
       'api-url': { type: 'string' },
@@ -31,10 +29,7 @@ export async function postgresToken(args: string[], io: CliIo): Promise<void> {
     baseUrl: values['api-url'] ?? defaultSqlApiBaseUrl(account),
     account,
     user: required(values.user, 'user', 'postgres-token'),
-    signer: new FileSigner({
-      path: required(values['private-key-file'], 'private-key-file', 'postgres-token'),
-      passphrase: passphraseFromEnv(values['passphrase-env'], io, 'postgres-token'),
-    }),
+    signer: fileSignerFrom(values, io, 'postgres-token'),
     role: values.role,
     warehouse: values.warehouse,
   });

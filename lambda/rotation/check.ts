@@ -87,6 +87,15 @@ async function checkOne(
   const { signer, sql } = connection(name);
   const { rotateAfterDays, overdueAfterDays } = settings.rotation;
   const key = await signer.currentKey();
+  const identity = {
+    connection: name,
+    account: settings.account,
+    user: settings.user,
+    fingerprint: key.fingerprint,
+    keyVersion: key.version,
+    rotateAfterDays,
+    overdueAfterDays,
+  };
   let registered: Awaited<ReturnType<typeof describeUserKeys>>;
   try {
     registered = await describeUserKeys(sql, settings.user, { deadline });
@@ -98,13 +107,7 @@ async function checkOne(
       error.snowflakeCode === '394304'
     ) {
       return {
-        connection: name,
-        account: settings.account,
-        user: settings.user,
-        fingerprint: key.fingerprint,
-        keyVersion: key.version,
-        rotateAfterDays,
-        overdueAfterDays,
+        ...identity,
         status: 'NOT_REGISTERED',
         detail:
           `Snowflake does not have the vendor's key ${key.fingerprint} in either key slot of ${settings.user.toUpperCase()} (394304); every mint fails. ` +
@@ -120,13 +123,7 @@ async function checkOne(
     (slot ? registered.slots[slot]?.lastSetAt : undefined);
   const ageDays = created ? Math.floor((nowMs - created.getTime()) / DAY_MS) : undefined;
   const base = {
-    connection: name,
-    account: settings.account,
-    user: settings.user,
-    fingerprint: key.fingerprint,
-    keyVersion: key.version,
-    rotateAfterDays,
-    overdueAfterDays,
+    ...identity,
     ...(created ? { keyCreatedAt: created.toISOString() } : {}),
     ...(ageDays === undefined ? {} : { ageDays }),
   };

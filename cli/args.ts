@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { urlProblem } from '../lambda/config/url';
 import { FileSigner } from '../lambda/keys/file-signer';
 import { UsageError } from './errors';
 import type { CliIo } from './io';
@@ -24,6 +25,16 @@ export function parseFlags<const O extends Options>(
   } catch (error) {
     throw new UsageError(`${command}: ${(error as Error).message}. Run "token-vendor --help".`);
   }
+}
+
+/**
+ * A URL from a flag or the environment, under the project's one URL rule (`urlProblem`): https, or
+ * plain http only to this machine, so a signed JWT or SigV4 request never crosses a network in clear.
+ */
+export function checkedUrl(value: string, flag: string, command: string): string {
+  const problem = urlProblem(value);
+  if (problem) throw new UsageError(`${command}: ${flag} ${problem}.`);
+  return value;
 }
 
 /** A flag that must be present. */

@@ -45,6 +45,7 @@ export function exitCodeFor(error: unknown): ExitCode {
     case 'SNOWFLAKE_REJECTED':
     case 'SNOWFLAKE_AUTH_FAILED':
     case 'OAUTH_REJECTED':
+    case 'OAUTH_SCOPE_EXCEEDED':
       return ExitCode.Rejected;
     case 'THROTTLED':
     case 'UPSTREAM_UNAVAILABLE':

@@ -10,6 +10,11 @@ export interface OAuthClientSpec {
   readonly assertionKey?: KeyObject;
   readonly assertionIssuer?: string;
   readonly allowedScopes: readonly string[];
+  /**
+   * Fault injection: scopes the server adds to every answer beyond what was asked (a peer that grants
+   * more than was requested, which the vendor must refuse).
+   */
+  readonly extraScopes?: readonly string[];
   /** `expires_in` to answer with; null leaves it out (the integration's validity then decides). Default 3600. */
   readonly expiresIn?: number | null;
 }
@@ -104,7 +109,7 @@ export async function answerTokenRequest(
       access_token: token,
       token_type: 'Bearer',
       ...(expiresIn === null ? {} : { expires_in: expiresIn }),
-      scope: scopes.join(' '),
+      scope: [...scopes, ...(client.extraScopes ?? [])].join(' '),
     },
   };
 }

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { TokenVendorClient } from '../../client/client';
 import { TokenVendorClientError } from '../../client/types';
 import { TokenVendorError } from '../../lambda/errors';
-import { parseFlags, required } from '../args';
+import { checkedUrl, parseFlags, required } from '../args';
+import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
 
@@ -34,10 +34,17 @@ export async function get(args: string[], io: CliIo): Promise<void> {
     },
     `get ${kind}`,
   );
+  const endpoint = checkedUrl(
+    values.endpoint ?? io.env.TOKEN_VENDOR_ENDPOINT ?? 'http://127.0.0.1:8787',
+    values.endpoint ? '--endpoint' : 'TOKEN_VENDOR_ENDPOINT',
+    `get ${kind}`,
+  );
   const client = new TokenVendorClient({
-    endpoint: values.endpoint ?? io.env.TOKEN_VENDOR_ENDPOINT ?? 'http://127.0.0.1:8787',
+    endpoint,
     region: values.region ?? io.env.AWS_REGION ?? 'us-east-1',
-    ...(values.credentials ? { credentials: credentialsFrom(values.credentials) } : {}),
+    ...(values.credentials
+      ? { credentials: readCredentialsFile(values.credentials, `get ${kind}`)[0]! }
+      : {}),
   });
   try {
     const token =
@@ -60,21 +67,4 @@ export async function get(args: string[], io: CliIo): Promise<void> {
     if (error instanceof TokenVendorClientError) throw new TokenVendorError(error.code, error.message);
     throw error;
   }
-}
-
-function credentialsFrom(path: string) {
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch {
-    throw new UsageError(`get: cannot read the credentials file ${path}.`);
-  }
-  if (typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') {
-    throw new UsageError(`get: ${path} needs accessKeyId and secretAccessKey.`);
-  }
-  return {
-    accessKeyId: parsed.accessKeyId,
-    secretAccessKey: parsed.secretAccessKey,
-    ...(typeof parsed.sessionToken === 'string' ? { sessionToken: parsed.sessionToken } : {}),
-  };
 }

@@ -1,7 +1,7 @@
 import { defaultSqlApiBaseUrl } from '../../lambda/snowflake/account';
 import { mintPostgresAccessToken } from '../../lambda/snowflake/postgres-token';
 import { SqlApiClient } from '../../lambda/snowflake/sql-api';
-import { fileSignerFrom, KEY_FLAGS, parseFlags, required } from '../args';
+import { checkedUrl, fileSignerFrom, KEY_FLAGS, parseFlags, required } from '../args';
 import type { CliIo } from '../io';
 
 export const usage =
@@ -26,7 +26,9 @@ export async function postgresToken(args: string[], io: CliIo): Promise<void> {
   );
   const account = required(values.account, 'account', 'postgres-token');
   const sql = new SqlApiClient({
-    baseUrl: values['api-url'] ?? defaultSqlApiBaseUrl(account),
+    baseUrl: values['api-url']
+      ? checkedUrl(values['api-url'], '--api-url', 'postgres-token')
+      : defaultSqlApiBaseUrl(account),
     account,
     user: required(values.user, 'user', 'postgres-token'),
     signer: fileSignerFrom(values, io, 'postgres-token'),

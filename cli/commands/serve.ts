@@ -1,6 +1,8 @@
-import { relative } from 'node:path';
-import { startLocalStack } from '../../infra/local/local-stack';
+import { isAbsolute, join, relative } from 'node:path';
+import { makePrivateDirectory, startLocalStack } from '../../infra/local/local-stack';
+import type { LocalCredential } from '../../infra/local/sigv4';
 import { parseFlags, seconds } from '../args';
+import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
 
@@ -11,7 +13,7 @@ export const usage =
  * `token-vendor serve` (what `npm start` runs): the local stack until Ctrl-C. Prints the endpoint and
  * commands that work exactly as printed.
  */
-export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Promise<void> {
+export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   const { values } = parseFlags(
     args,
     {
@@ -26,12 +28,31 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
   );
   const portText = values.port ?? io.env.PORT ?? '8787';
   const exitAfter = seconds(values['exit-after'], 'exit-after', 'serve');
-  if (!/^\d+$/.test(portText) || Number(portText) > 65535)
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
     throw new UsageError(`serve: --port must be 0…65535, not "${portText}".`);
+  if (values.credentials !== undefined && values.config === undefined)
+    throw new UsageError('serve: --credentials goes with --config (the demo makes its own credentials).');
+  if (values.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(values.region))
+    throw new UsageError(`serve: --region must be an AWS region such as us-east-1.`);
+  const dir = values.dir ?? '.local';
+  let credentials: { file: string; list: LocalCredential[] } | undefined;
+  if (values.config !== undefined) {
+    const file = values.credentials ?? join(dir, 'demo-credentials.json');
+    const list = readCredentialsFile(file, 'serve', { principalRequired: true }) as LocalCredential[];
+    credentials = { file, list };
+  } else {
+    try {
+      makePrivateDirectory(dir);
+    } catch (error) {
+      throw new UsageError(
+        `serve: cannot use --dir ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
+      );
+    }
+  }
   const stack = await startLocalStack({
     ...(values.config ? { configFile: values.config } : {}),
-    ...(values.credentials ? { credentialsFile: values.credentials } : {}),
-    ...(values.dir ? { dir: values.dir } : {}),
+    ...(credentials ? { credentials } : {}),
+    dir,
     port: Number(portText),
     region: values.region ?? 'us-east-1',
   });
@@ -41,6 +62,9 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
   };
   const [credential] = stack.credentials;
   const endpoint = stack.gateway.url;
+  // Never the secret itself: the curl line reads it from the credentials file when it runs.
+  const file = shown(stack.credentialsFile);
+  const fromFile = `$(node -p "const c = [].concat(require('${isAbsolute(file) ? file : `./${file}`}'))[0]; c.accessKeyId + ':' + c.secretAccessKey")`;
   const credFlag = `--credentials ${shown(stack.credentialsFile)}`;
   const endpointFlag = endpoint === 'http://127.0.0.1:8787' ? '' : ` --endpoint ${endpoint}`;
   const lines = [
@@ -53,7 +77,7 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     stack.emulator ? `  snowflake    emulator at ${stack.emulator.url}` : '  snowflake    as the config says',
     '',
     'Try:',
-    `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${credential?.accessKeyId}:${credential?.secretAccessKey}" -H 'content-type: application/json' -d '{"instance":"reporting_server","username":"reporting_user"}' ${endpoint}/v1/tokens/postgres`,
+    `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${fromFile}" -H 'content-type: application/json' -d '{"instance":"reporting_server","username":"reporting_user"}' ${endpoint}/v1/tokens/postgres`,
     `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance reporting_server --username reporting_user`,
     `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection demo --json`,
     `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration demo-oauth`,
@@ -63,13 +87,23 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     '',
   ];
   io.stderr.write(`${lines.join('\n')}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    signal?.addEventListener('abort', stop, { once: true });
+  const reason = await new Promise<string>((resolve) => {
+    const onInterrupt = () => stop('SIGINT');
+    const onTerminate = () => stop('SIGTERM');
+    const stop = (why: string) => {
+      process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onTerminate);
+      resolve(why);
+    };
+    process.once('SIGINT', onInterrupt);
+    process.once('SIGTERM', onTerminate);
+    if (signal?.aborted) stop('stop');
+    signal?.addEventListener('abort', () => stop('stop'), { once: true });
     // Tests pass --exit-after so a server they start stops by itself even if they do not.
-    if (exitAfter !== undefined) setTimeout(stop, exitAfter * 1000).unref();
+    if (exitAfter !== undefined) setTimeout(() => stop('exit-after'), exitAfter * 1000).unref();
   });
   await stack.close();
+  io.stderr.write(`Token Vendor stopped (${reason}).\n`);
+  // As shells expect of a program stopped by Ctrl-C: 128 + SIGINT.
+  return reason === 'SIGINT' ? 130 : 0;
 }

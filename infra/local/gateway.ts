@@ -76,10 +76,13 @@ export class LocalGateway {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
-    if (!body) return apiGatewayError(res, 413, 'RequestTooLongException', 'Request Too Long');
+    if (!body) return tooLong(req, res);
+    const target = req.url ?? '/';
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', 'http://gateway');
+      // Origin-form only: `//other-host/v1/…` or `http://host/v1/…` never runs as `/v1/…`.
+      if (!target.startsWith('/') || target.startsWith('//')) throw new Error('not origin-form');
+      url = new URL(target, 'http://gateway');
     } catch {
       return apiGatewayError(res, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
     }
@@ -91,14 +94,20 @@ export class LocalGateway {
     const headers = Object.fromEntries(
       Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]),
     );
-    const verified = verifySigV4(
-      { method: req.method, url: req.url ?? '/', headers, body },
-      {
-        region: this.options.region ?? 'us-east-1',
-        credentials: (id) => this.#credentials.get(id),
-        now: this.options.now,
-      },
-    );
+    let verified: ReturnType<typeof verifySigV4>;
+    try {
+      verified = verifySigV4(
+        { method: req.method, url: target, headers: signedHeaders(req.rawHeaders), body },
+        {
+          region: this.options.region ?? 'us-east-1',
+          credentials: (id) => this.#credentials.get(id),
+          now: this.options.now,
+        },
+      );
+    } catch {
+      // Fail closed: whatever the verifier could not read is a refusal, never a 5xx.
+      verified = { status: 403, errorType: 'IncompleteSignatureException', message: 'Malformed request.' };
+    }
     if ('status' in verified) return apiGatewayError(res, 403, verified.errorType, verified.message);
 
     const requestId = randomUUID();
@@ -233,15 +242,59 @@ function apiGatewayError(res: ServerResponse, status: number, errorType: string,
   res.end(body);
 }
 
+/**
+ * Header values as received, from `rawHeaders`: Node keeps only the first of a repeated
+ * `Authorization`, so the verifier sees every copy and can refuse a second one.
+ */
+function signedHeaders(raw: readonly string[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const seen = headers[name];
+    headers[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return headers;
+}
+
+/**
+ * The body, or undefined past {@link MAX_PAYLOAD}: a declared `Content-Length` over the limit is refused
+ * before reading, and a streamed body stops being read at the limit (nothing more is buffered).
+ */
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_PAYLOAD) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_PAYLOAD) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_PAYLOAD ? undefined : Buffer.concat(chunks)));
+      if (size > MAX_PAYLOAD) {
+        req.off('data', onData);
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * 413, then close the connection. The rest of an oversize body is never buffered: for at most a second
+ * it is discarded (a lingering close, so the client reads the 413 instead of a reset), then the socket
+ * is destroyed.
+ */
+function tooLong(req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  res.once('finish', () => {
+    req.socket.end();
+    setTimeout(() => req.socket.destroy(), 1000).unref();
+  });
+  req.on('data', () => {});
+  req.resume();
+  apiGatewayError(res, 413, 'RequestTooLongException', 'Request Too Long');
 }

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { type SnowflakeEmulator, startSnowflakeEmulator } from '../../emulator/server';
 import type { IssuedPostgresToken } from '../../emulator/state';
 import { AuditLog, type AuditSink } from '../../lambda/audit/audit-log';
@@ -18,8 +18,8 @@ export const DEMO_PRINCIPAL_ARN = `arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/
 export interface LocalStackOptions {
   /** Run against this config (a real account, or any apiBaseUrl); without it, the generated demo. */
   readonly configFile?: string;
-  /** Credentials file (`{accessKeyId, secretAccessKey, principalArn}` or a list); demo: generated. */
-  readonly credentialsFile?: string;
+  /** With `configFile`: the credentials the gateway accepts, and the file they came from (shown in the banner). */
+  readonly credentials?: { readonly file: string; readonly list: readonly LocalCredential[] };
   /** Where the demo writes its key, config and credentials; default `.local`. */
   readonly dir?: string;
   /** Gateway port; default 8787 (0 picks a free one). */
@@ -72,11 +72,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (options.configFile) {
     configFile = options.configFile;
     config = await loadConfigFile(configFile);
-    credentialsFile = options.credentialsFile ?? join(options.dir ?? '.local', 'demo-credentials.json');
-    credentials = readCredentials(credentialsFile);
+    if (!options.credentials) throw new Error('startLocalStack: a config file needs its credentials.');
+    credentialsFile = options.credentials.file;
+    credentials = [...options.credentials.list];
   } else {
     const dir = resolve(options.dir ?? '.local');
-    mkdirSync(join(dir, 'keys'), { recursive: true, mode: 0o700 });
+    makePrivateDirectory(join(dir, 'keys'));
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const keyFile = join(dir, 'keys', 'demo.p8');
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
@@ -193,24 +194,29 @@ function jsonLines(): AuditSink {
   };
 }
 
-/** A credentials file: one `{accessKeyId, secretAccessKey, sessionToken?, principalArn}` or a list of them. */
-export function readCredentials(path: string): LocalCredential[] {
-  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-  const list = Array.isArray(parsed) ? parsed : [parsed];
-  return list.map((entry, i) => {
-    const c = entry as Record<string, unknown>;
-    if (
-      typeof c.accessKeyId !== 'string' ||
-      typeof c.secretAccessKey !== 'string' ||
-      typeof c.principalArn !== 'string'
-    ) {
-      throw new Error(`${path}[${i}] must have accessKeyId, secretAccessKey and principalArn strings.`);
+/**
+ * Create `path` and its missing parents (mode 0700), one level at a time. Node's recursive `mkdir`
+ * spins forever under `/proc` (`serve --dir /proc/x`); this fails at once with the OS error.
+ *
+ * @example
+ * ```ts
+ * makePrivateDirectory('.local/keys');
+ * ```
+ */
+export function makePrivateDirectory(path: string): void {
+  const missing: string[] = [];
+  let at = resolve(path);
+  for (;;) {
+    try {
+      if (!statSync(at).isDirectory()) throw new Error(`${at} is not a directory`);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    return {
-      accessKeyId: c.accessKeyId,
-      secretAccessKey: c.secretAccessKey,
-      principalArn: c.principalArn,
-      ...(typeof c.sessionToken === 'string' ? { sessionToken: c.sessionToken } : {}),
-    };
-  });
+    missing.unshift(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const dir of missing) mkdirSync(dir, { mode: 0o700 });
 }

@@ -13,8 +13,11 @@ export interface SignedRequest {
   readonly method: string;
   /** Path and query exactly as sent on the wire (`/v1/tokens/postgres?X-Amz-…`). */
   readonly url: string;
-  /** Header names lowercased; repeated headers joined with `,`. */
-  readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Header names lowercased. A header sent more than once is a list (from Node's `rawHeaders`): the
+   * authentication headers must appear once, other signed headers are joined with `,` as SigV4 says.
+   */
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
   readonly body: Buffer;
 }
 
@@ -58,12 +61,26 @@ export function verifySigV4(request: SignedRequest, options: SigV4Options): Loca
     errorType,
     message,
   });
+  // Origin-form only (`/path?query`): an absolute-form or `//host/…` target names another authority.
+  if (!request.url.startsWith('/') || request.url.startsWith('//'))
+    return reject('MissingAuthenticationTokenException', MISSING);
   let url: URL;
   try {
     url = new URL(request.url, 'http://gateway');
   } catch {
     return reject('MissingAuthenticationTokenException', MISSING);
   }
+  // Each authentication header once: a second Authorization (or date, token, payload hash) is refused,
+  // never silently dropped in favour of the first.
+  for (const name of SINGLE_HEADERS) {
+    const value = request.headers[name];
+    if (Array.isArray(value) && value.length > 1)
+      return reject('IncompleteSignatureException', `The ${name} header must appear only once.`);
+  }
+  const header = (name: string): string | undefined => {
+    const value = request.headers[name];
+    return value === undefined ? undefined : typeof value === 'string' ? value : value.join(',');
+  };
   const query = url.searchParams;
   const presigned = query.has('X-Amz-Signature') || query.has('X-Amz-Algorithm');
 
@@ -81,7 +98,7 @@ export function verifySigV4(request: SignedRequest, options: SigV4Options): Loca
     amzDate = query.get('X-Amz-Date') ?? '';
     token = query.get('X-Amz-Security-Token') ?? undefined;
   } else {
-    const authorization = request.headers.authorization;
+    const authorization = header('authorization');
     if (!authorization) return reject('MissingAuthenticationTokenException', MISSING);
     if (!authorization.startsWith(`${ALGORITHM} `)) {
       return reject(
@@ -89,25 +106,26 @@ export function verifySigV4(request: SignedRequest, options: SigV4Options): Loca
         `Authorization header requires the '${ALGORITHM}' algorithm.`,
       );
     }
-    const fields = Object.fromEntries(
-      authorization
-        .slice(ALGORITHM.length + 1)
-        .split(',')
-        .map((part) => part.trim().split('=', 2) as [string, string]),
-    );
-    credentialField = fields.Credential ?? '';
-    signedHeadersField = fields.SignedHeaders ?? '';
-    signature = fields.Signature ?? '';
-    amzDate = request.headers['x-amz-date'] ?? '';
-    token = request.headers['x-amz-security-token'];
-    if (!credentialField || !signedHeadersField || !signature) {
+    const fields = authorizationParameters(authorization.slice(ALGORITHM.length + 1));
+    if (!fields) {
       return reject(
         'IncompleteSignatureException',
-        "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.",
+        "Authorization header requires exactly the 'Credential', 'SignedHeaders' and 'Signature' (64 hex digits) parameters.",
       );
     }
-    if (!amzDate && request.headers.date) amzDate = toAmzDate(new Date(request.headers.date));
+    ({ Credential: credentialField, SignedHeaders: signedHeadersField, Signature: signature } = fields);
+    amzDate = header('x-amz-date') ?? '';
+    token = header('x-amz-security-token');
+    const date = header('date');
+    if (!amzDate && date) {
+      const parsed = new Date(date);
+      if (Number.isNaN(parsed.getTime()))
+        return reject('IncompleteSignatureException', 'Missing or malformed X-Amz-Date or Date header.');
+      amzDate = toAmzDate(parsed);
+    }
   }
+  if (presigned && !/^[0-9a-f]{64}$/.test(signature))
+    return reject('IncompleteSignatureException', 'X-Amz-Signature must be 64 hex digits.');
 
   const scope = credentialField.split('/');
   if (scope.length !== 5 || scope[4] !== 'aws4_request')
@@ -182,15 +200,17 @@ export function verifySigV4(request: SignedRequest, options: SigV4Options): Loca
       'InvalidSignatureException',
       'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
     );
-  // A body changed after signing no longer matches the payload hash the signature covers.
-  const bodyHash = sha256Hex(request.body);
-  const payloadHash = request.headers['x-amz-content-sha256'] ?? bodyHash;
-  if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== bodyHash) return mismatch();
+  // The signature always covers the hash of the body as received, as API Gateway computes it: a
+  // claimed `X-Amz-Content-SHA256` (UNSIGNED-PAYLOAD included) must equal it, so a body changed after
+  // signing never verifies.
+  const payloadHash = sha256Hex(request.body);
+  const claimed = header('x-amz-content-sha256');
+  if (claimed !== undefined && claimed !== payloadHash) return mismatch();
   const canonicalRequest = [
     request.method.toUpperCase(),
     canonicalPath(url.pathname),
     canonicalQuery(request.url, presigned),
-    ...signedHeaders.map((name) => `${name}:${canonicalHeaderValue(request.headers[name] ?? '')}`),
+    ...signedHeaders.map((name) => `${name}:${canonicalHeaderValue(request.headers[name])}`),
     '',
     signedHeadersField,
     payloadHash,
@@ -278,8 +298,37 @@ function decode(value: string): string {
   }
 }
 
-function canonicalHeaderValue(value: string): string {
-  return value.trim().replace(/\s+/g, ' ');
+function canonicalHeaderValue(value: string | readonly string[] | undefined): string {
+  const values = value === undefined ? [''] : typeof value === 'string' ? [value] : value;
+  return values.map((v) => v.trim().replace(/\s+/g, ' ')).join(',');
+}
+
+/** Headers that carry the authentication itself: each must appear at most once. */
+const SINGLE_HEADERS = [
+  'authorization',
+  'x-amz-date',
+  'date',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+  'host',
+];
+
+type AuthorizationParameters = { Credential: string; SignedHeaders: string; Signature: string };
+
+/**
+ * `Credential=…, SignedHeaders=…, Signature=…`, strictly: those three, once each, nothing else; no
+ * second `=` in a value (so `Signature=<valid>=junk` is refused); the signature is 64 lowercase hex.
+ */
+function authorizationParameters(text: string): AuthorizationParameters | undefined {
+  const fields: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const match = /^\s*(Credential|SignedHeaders|Signature)=([^=\s,]+)\s*$/.exec(part);
+    if (!match || Object.hasOwn(fields, match[1]!)) return undefined;
+    fields[match[1]!] = match[2]!;
+  }
+  const { Credential, SignedHeaders, Signature } = fields;
+  if (!Credential || !SignedHeaders || !Signature || !/^[0-9a-f]{64}$/.test(Signature)) return undefined;
+  return { Credential, SignedHeaders, Signature };
 }
 
 function parseAmzDate(value: string): number {

@@ -22,8 +22,14 @@ export interface AuditRecord {
   readonly sourceIp?: string;
   readonly userAgent?: string;
   readonly tokenType?: string;
-  /** Names only: instance, username, connection, integration, scopes. */
+  /** What the caller asked for, as sent (names only: instance, username, connection, integration, scopes). */
   readonly target?: Readonly<Record<string, unknown>>;
+  /**
+   * The configured target the request resolved to, in the config's own spelling (connection, instance,
+   * username, integration, scopes as sent upstream): an audit query by configured name finds every vend,
+   * whatever spelling the caller used.
+   */
+  readonly resolved?: Readonly<Record<string, unknown>>;
   readonly cache?: CacheOutcome;
   readonly issuedAt?: string;
   readonly expiresAt?: string;
@@ -37,7 +43,10 @@ export interface AuditRecord {
   readonly errorCode?: string;
   /** The internal code behind it (`SNOWFLAKE_AUTH_FAILED`, `KEY_WRONG_PASSPHRASE`, …). */
   readonly errorCause?: string;
+  /** What the caller was told. */
   readonly errorMessage?: string;
+  /** What went wrong, when the caller was told less (configuration and upstream failures). */
+  readonly errorDetail?: string;
   /** Event-specific details (rotation check results, rotation steps). */
   readonly detail?: Readonly<Record<string, unknown>>;
 }

@@ -2,8 +2,10 @@
 export const POSTGRES_TOKEN_LIFETIME_SECONDS = 900;
 
 /**
- * The key Snowflake resolves an instance name to: unquoted names are case-insensitive (uppercased),
- * a double-quoted name is exact.
+ * The key Snowflake resolves an instance name to: unquoted names are case-insensitive (upper-cased),
+ * a double-quoted name is exact (`""` stands for one quote). Only ASCII letters are folded: names are
+ * validated as ASCII identifiers first (`config/names.ts`), and a Unicode fold would let look-alikes
+ * such as `ſ` (U+017F) or `ı` (U+0131) turn into `S` and `I`.
  *
  * @example
  * ```ts
@@ -13,6 +15,6 @@ export const POSTGRES_TOKEN_LIFETIME_SECONDS = 900;
  */
 export function instanceKey(name: string): string {
   return name.length >= 2 && name.startsWith('"') && name.endsWith('"')
-    ? name.slice(1, -1)
-    : name.toUpperCase();
+    ? name.slice(1, -1).replaceAll('""', '"')
+    : name.replace(/[a-z]/g, (c) => c.toUpperCase());
 }

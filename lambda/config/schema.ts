@@ -2,12 +2,11 @@ import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { parseAccountIdentifier } from '../snowflake/account';
 import { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
+import { ConfigName, InstanceName, noControl, OAuthScope, PostgresUserName, SnowflakeName } from './names';
+import { urlProblem } from './url';
 
 // zod's tree-shakable build, with English messages: the full build would add ~450 KB to every function.
 z.config(en());
-
-/** No control characters: they would corrupt SQL literals, log lines and HTTP headers. */
-const noControl = (value: string) => !/\p{Cc}/u.test(value);
 
 /** A custom issue at `path` (relative to the checked value). */
 type Ctx = { value: unknown; issues: unknown[] };
@@ -15,44 +14,13 @@ function issue(ctx: Ctx, message: string, path?: (string | number)[]) {
   ctx.issues.push({ code: 'custom', input: ctx.value, message, ...(path ? { path } : {}) });
 }
 
-/** Names the config itself defines (connections, integrations): safe in URLs, logs and metric dimensions. */
-const ConfigName = z
-  .string()
-  .check(
-    z.regex(
-      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
-      'must be 1–64 letters, digits, _, . or -, starting with a letter or digit',
-    ),
-  );
-
-/** A Snowflake object name as SHOW prints it (case-sensitive in the SQL API body). */
-const SnowflakeName = z
-  .string()
-  .check(z.minLength(1), z.maxLength(255), z.refine(noControl, 'must not contain control characters'));
-
-/** A Postgres role name: case-sensitive, at most 63 bytes (NAMEDATALEN - 1). */
-export const PostgresUserName = z.string().check(
-  z.minLength(1),
-  z.refine((v) => Buffer.byteLength(v, 'utf8') <= 63, 'must be at most 63 bytes (a PostgreSQL role name)'),
-  z.refine(noControl, 'must not contain control characters'),
-);
-
-/** A Snowflake Postgres instance name; case-insensitive unless written in double quotes. */
-export const InstanceName = z
-  .string()
-  .check(z.minLength(1), z.maxLength(255), z.refine(noControl, 'must not contain control characters'));
-
 const Seconds = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
-
 const HttpsUrl = z.url().check(
-  z.refine((value) => {
-    const url = new URL(value);
-    return url.protocol === 'https:' || isLoopback(url.hostname);
-  }, 'must be an https:// URL (plain http is allowed only for 127.0.0.1 / localhost)'),
+  z.check((ctx) => {
+    const problem = urlProblem(ctx.value);
+    if (problem) issue(ctx, problem);
+  }),
 );
 
 const SecretsManagerKey = z.strictObject({
@@ -193,15 +161,13 @@ export const OAuthIntegrationSchema = z
     ),
     /** Used when the token response carries no `expires_in`; when both exist the smaller decides. */
     accessTokenValiditySeconds: z.optional(Seconds(1, 86_400 * 90)),
-    /** Scopes a request may ask for (requests must ask for a subset). */
-    allowedScopes: z._default(
-      z.array(
-        z
-          .string()
-          .check(z.minLength(1), z.regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'is not a valid OAuth scope')),
-      ),
-      [],
-    ),
+    /**
+     * Scopes a request may ask for (requests must ask for a subset). Required and non-empty: the vendor
+     * always sends an explicit scope, so a token endpoint's default scopes never reach a caller.
+     */
+    allowedScopes: z
+      .array(OAuthScope)
+      .check(z.minLength(1, 'list at least one scope: the vendor always asks for explicit scopes')),
     enabled: z._default(z.boolean(), true),
   })
   .check(
@@ -222,7 +188,10 @@ const PostgresTarget = z.strictObject({
 });
 const OAuthTarget = z.strictObject({
   integration: ConfigName,
-  scopes: z._default(z.array(z.string().check(z.minLength(1))), []),
+  /** The scopes granted; a request asks for a subset, or (naming none) gets exactly these. Never empty. */
+  scopes: z
+    .array(OAuthScope)
+    .check(z.minLength(1, 'grant at least one scope: an empty grant would let the token endpoint choose')),
 });
 const Targets = {
   postgres: z._default(z.array(PostgresTarget), []),
@@ -305,6 +274,7 @@ export type Grant = z.output<typeof GrantSchema>;
 export type Targets = Config['directInvoke'];
 
 export { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
+export { InstanceName, PostgresUserName } from './names';
 
 type Report = (path: (string | number)[], message: string) => void;
 

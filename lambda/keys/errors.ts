@@ -8,6 +8,8 @@ export const KeyErrorCode = {
   SecretUnreadable: 'KEY_SECRET_UNREADABLE',
   /** The local key file does not exist or cannot be read. */
   FileNotFound: 'KEY_FILE_NOT_FOUND',
+  /** The local key file is readable or writable by group or others (refused, as OpenSSH does). */
+  FileUnprotected: 'KEY_FILE_UNPROTECTED',
   /** The key is encrypted and no passphrase was supplied. */
   PassphraseRequired: 'KEY_PASSPHRASE_REQUIRED',
   /** The passphrase does not decrypt the key. */

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { CachedKey } from './cached-key';
 import { KeyErrorCode, KeyMaterialError } from './errors';
+import { unprotected } from './file-mode';
 import { loadPrivateKey, localSigningKey } from './private-key';
 import type { Signer, SigningKey } from './signer';
 
@@ -41,9 +42,10 @@ export class FileSigner implements Signer {
   async #read(): Promise<SigningKey> {
     let pem: string;
     let modified: Date;
+    let mode: number;
     try {
       pem = await readFile(this.options.path, 'utf8');
-      modified = (await stat(this.options.path)).mtime;
+      ({ mtime: modified, mode } = await stat(this.options.path));
     } catch (error) {
       throw new KeyMaterialError(
         KeyErrorCode.FileNotFound,
@@ -53,6 +55,9 @@ export class FileSigner implements Signer {
         },
       );
     }
+    // As OpenSSH refuses "UNPROTECTED PRIVATE KEY FILE"s: a key others can read may already be theirs.
+    const problem = unprotected(this.options.path, mode);
+    if (problem) throw new KeyMaterialError(KeyErrorCode.FileUnprotected, problem);
     // The file's modification time stands in for the key's creation time (the rotation check's age).
     return localSigningKey(loadPrivateKey(pem, this.options.passphrase, this.source), this.source, modified);
   }

@@ -5,6 +5,8 @@ export const OAuthErrorCode = {
   Rejected: 'OAUTH_REJECTED',
   /** The token endpoint failed (5xx, 429, network, unreadable answer) past the retries or deadline. */
   Unavailable: 'OAUTH_UNAVAILABLE',
+  /** The token endpoint granted a scope that was not asked for: the token is refused, never vended. */
+  ScopeExceeded: 'OAUTH_SCOPE_EXCEEDED',
   /** The client secret cannot be read from its source. */
   SecretUnavailable: 'OAUTH_SECRET_UNAVAILABLE',
 } as const;

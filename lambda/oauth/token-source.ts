@@ -5,6 +5,7 @@ import { signRs256Jwt } from '../keys/jws';
 import type { Signer } from '../keys/signer';
 import type { OAuthAccessToken, OAuthTokenSource } from './access-token';
 import { ClientSecret } from './client-secret';
+import { OAuthError, OAuthErrorCode } from './errors';
 import { requestToken } from './token-endpoint';
 
 /** Used when neither the token response nor the integration gives a lifetime. */
@@ -50,10 +51,13 @@ export function oauthTokenSource(config: Config, deps: OAuthDeps): OAuthTokenSou
 
   return async (name, scopes, deadline): Promise<OAuthAccessToken> => {
     const integration = config.oauthIntegrations[name]!;
+    // The policy resolves a non-empty scope list; without `scope` a token endpoint answers with the
+    // client's default scopes, which may be wider than anything granted.
+    if (scopes.length === 0) throw new TypeError('an OAuth token request needs an explicit scope list');
     const clientSecret = await secretOf(name, integration)?.get();
     const form: Record<string, string> = { client_id: integration.clientId };
     if (clientSecret) form.client_secret = clientSecret;
-    if (scopes.length > 0) form.scope = scopes.join(' ');
+    form.scope = scopes.join(' ');
     const secretsInPlay = clientSecret ? [clientSecret] : [];
 
     if (integration.grant === 'CLIENT_CREDENTIALS') {
@@ -85,6 +89,14 @@ export function oauthTokenSource(config: Config, deps: OAuthDeps): OAuthTokenSou
       fetch: deps.fetch,
       now,
     });
+    // RFC 6749 §5.1: `scope` may be narrower than asked; wider is a token the caller was never granted.
+    const beyond = answer.scopes?.filter((s) => !scopes.includes(s)) ?? [];
+    if (beyond.length > 0) {
+      throw new OAuthError(
+        OAuthErrorCode.ScopeExceeded,
+        `The token endpoint of integration "${name}" granted scopes that were not requested (${beyond.slice(0, 10).join(' ').slice(0, 200)}); the token was discarded.`,
+      );
+    }
     const lifetimes = [answer.expiresIn, integration.accessTokenValiditySeconds].filter(
       (v): v is number => v !== undefined,
     );

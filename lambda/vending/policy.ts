@@ -5,7 +5,7 @@ import { parsedGrant, parsePrincipal, principalMatches } from './principal';
 import type { Caller, VendRequest } from './request';
 
 /** A request the policy allowed, resolved against the config. */
-export type AuthorizedTarget =
+export type AuthorizedTarget = (
   | {
       readonly tokenType: 'postgres';
       readonly instance: PostgresInstance;
@@ -22,9 +22,14 @@ export type AuthorizedTarget =
       readonly tokenType: 'oauth';
       readonly integrationName: string;
       readonly integration: OAuthIntegration;
+      /** Never empty: what is sent to the token endpoint, sorted and de-duplicated. */
       readonly scopes: readonly string[];
       readonly cacheKey: string;
-    };
+    }
+) & {
+  /** The configured target in the config's own spelling, for the audit record. */
+  readonly resolved: Readonly<Record<string, string | readonly string[]>>;
+};
 
 /**
  * Decide whether `caller` may have what `request` asks for. Deny by default: an HTTP caller gets the
@@ -56,6 +61,11 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
           instance,
           username: request.username,
           cacheKey: `postgres\u0000${instance.connection}\u0000${key}\u0000${request.username}`,
+          resolved: {
+            connection: instance.connection,
+            instance: instance.instance,
+            username: request.username,
+          },
         };
       }
       break;
@@ -72,6 +82,7 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
           connectionName: request.connection,
           connection,
           cacheKey: `jwt\u0000${request.connection}`,
+          resolved: { connection: request.connection },
         };
       }
       break;
@@ -81,17 +92,21 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
         ? config.oauthIntegrations[request.integration]
         : undefined;
       if (!integration?.enabled) break;
+      // Never vacuous: the scopes sent upstream are an explicit, non-empty subset of both the grant and
+      // the integration's allowedScopes. An empty list would make the token endpoint pick its defaults.
+      const allowed = new Set(integration.allowedScopes);
       for (const target of targets.oauth) {
         if (target.integration !== request.integration) continue;
-        const scopes = request.scopes ?? target.scopes;
-        if (!scopes.every((s) => target.scopes.includes(s))) continue;
-        const sorted = [...new Set(scopes)].sort();
+        const granted = new Set(target.scopes.filter((s) => allowed.has(s)));
+        const scopes = [...new Set(request.scopes ?? granted)].sort();
+        if (scopes.length === 0 || !scopes.every((s) => granted.has(s))) continue;
         return {
           tokenType: 'oauth',
           integrationName: request.integration,
           integration,
-          scopes: sorted,
-          cacheKey: `oauth\u0000${request.integration}\u0000${sorted.join(' ')}`,
+          scopes,
+          cacheKey: `oauth\u0000${request.integration}\u0000${scopes.join(' ')}`,
+          resolved: { integration: request.integration, scopes },
         };
       }
       break;

@@ -11,6 +11,7 @@ export const PUBLIC_ERRORS = {
   SNOWFLAKE_REJECTED: { status: 502, name: 'SnowflakeRejected' },
   SNOWFLAKE_AUTH_FAILED: { status: 502, name: 'SnowflakeAuthFailed' },
   OAUTH_REJECTED: { status: 502, name: 'OAuthRejected' },
+  OAUTH_SCOPE_EXCEEDED: { status: 502, name: 'OAuthScopeExceeded' },
   UPSTREAM_UNAVAILABLE: { status: 503, name: 'UpstreamUnavailable' },
   CONFIG_ERROR: { status: 500, name: 'ConfigError' },
   INTERNAL: { status: 500, name: 'Internal' },
@@ -24,6 +25,11 @@ export interface PublicError {
   /** PascalCase error name for Step Functions `Retry`/`Catch`. */
   readonly name: string;
   readonly message: string;
+  /**
+   * What actually went wrong, for the audit record only: caller-facing messages for configuration and
+   * upstream failures are generic, because the detail can name secret ids, key ids, file paths or hosts.
+   */
+  readonly detail: string;
   /** For 429/503: seconds to wait before asking again. */
   readonly retryAfterSeconds?: number;
   /** The internal code behind it (`KEY_WRONG_PASSPHRASE`, `SNOWFLAKE_STATEMENT_TIMEOUT`, …) for the audit trail. */
@@ -35,6 +41,7 @@ const KEY_CONFIG = new Set([
   'KEY_SECRET_NOT_FOUND',
   'KEY_SECRET_UNREADABLE',
   'KEY_FILE_NOT_FOUND',
+  'KEY_FILE_UNPROTECTED',
   'KEY_PASSPHRASE_REQUIRED',
   'KEY_WRONG_PASSPHRASE',
   'KEY_NOT_PKCS8',
@@ -62,58 +69,66 @@ const DEFAULT_RETRY_AFTER_SECONDS = 5;
  * ```
  */
 export function publicError(error: unknown): PublicError {
-  if (!(error instanceof TokenVendorError)) {
-    return make('INTERNAL', 'Internal error. The request id identifies it in the service logs.', 'INTERNAL');
-  }
-  const code = error.code;
-  if (
-    code in PUBLIC_ERRORS &&
-    !['THROTTLED', 'UPSTREAM_UNAVAILABLE', 'CONFIG_ERROR', 'INTERNAL'].includes(code)
-  ) {
-    return make(code as PublicErrorCode, error.message, code);
-  }
-  if (INPUT.has(code)) return make('INVALID_REQUEST', error.message, code);
-  if (KEY_CONFIG.has(code)) {
-    return make(
-      'CONFIG_ERROR',
-      `The vendor is misconfigured for this target (${code}); an operator must fix it. ${error.message}`,
-      code,
-    );
-  }
+  if (!(error instanceof TokenVendorError)) return make('INTERNAL', 'INTERNAL', INTERNAL_DETAIL);
+  const { code, message } = error;
+  if (CALLER_FACING.has(code)) return make(code as PublicErrorCode, code, message, message);
+  if (INPUT.has(code)) return make('INVALID_REQUEST', code, message, message);
+  if (KEY_CONFIG.has(code)) return make('CONFIG_ERROR', code, message);
   if (error instanceof SnowflakeError) {
     switch (error.code) {
       case 'SNOWFLAKE_AUTH_FAILED':
-        return make('SNOWFLAKE_AUTH_FAILED', error.message, code);
+        return make('SNOWFLAKE_AUTH_FAILED', code, message);
       case 'SNOWFLAKE_REJECTED':
       case 'SNOWFLAKE_PROTOCOL_ERROR':
-        return make('SNOWFLAKE_REJECTED', error.message, code);
+        return make('SNOWFLAKE_REJECTED', code, message);
       default:
-        if (error.httpStatus === 429) {
-          return make(
-            'THROTTLED',
-            `Snowflake is throttling the vendor. ${error.message}`,
-            code,
-            error.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
-          );
-        }
         return make(
-          'UPSTREAM_UNAVAILABLE',
-          error.message,
+          error.httpStatus === 429 ? 'THROTTLED' : 'UPSTREAM_UNAVAILABLE',
           code,
+          message,
+          undefined,
           error.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
         );
     }
   }
+  if (code === 'OAUTH_REJECTED' || code === 'OAUTH_SCOPE_EXCEEDED') return make(code, code, message);
   if (code === 'OAUTH_UNAVAILABLE' || code === 'KEY_SOURCE_UNAVAILABLE') {
-    return make('UPSTREAM_UNAVAILABLE', error.message, code, DEFAULT_RETRY_AFTER_SECONDS);
+    return make('UPSTREAM_UNAVAILABLE', code, message, undefined, DEFAULT_RETRY_AFTER_SECONDS);
   }
-  return make('INTERNAL', 'Internal error. The request id identifies it in the service logs.', code);
+  return make('INTERNAL', code, message);
 }
+
+/** Codes whose own message is the caller's answer: they describe the caller's request, nothing internal. */
+const CALLER_FACING = new Set(['INVALID_REQUEST', 'NOT_AUTHORIZED', 'UNKNOWN_TARGET', 'PAYLOAD_TOO_LARGE']);
+const INTERNAL_DETAIL = 'an unexpected error (see errorCause)';
+
+/** What a caller is told for each code whose detail stays in the audit record. */
+const GENERIC_MESSAGES: Readonly<Record<PublicErrorCode, string>> = {
+  INVALID_REQUEST: 'The request is invalid.',
+  NOT_AUTHORIZED: 'The caller is not granted this target.',
+  UNKNOWN_TARGET: 'No such route.',
+  PAYLOAD_TOO_LARGE: 'The request body is too large.',
+  THROTTLED: 'Snowflake is throttling the vendor; retry after the Retry-After delay.',
+  SNOWFLAKE_REJECTED:
+    'Snowflake refused the statement that mints this token; an operator can find the reason in the audit log by the request id.',
+  SNOWFLAKE_AUTH_FAILED:
+    "Snowflake refused the vendor's credentials for this connection; an operator must check its key (the audit log has the reason under the request id).",
+  OAUTH_REJECTED:
+    'The OAuth token endpoint refused the token request; an operator can find the reason in the audit log by the request id.',
+  OAUTH_SCOPE_EXCEEDED:
+    'The OAuth token endpoint granted scopes beyond those requested, so the token was not vended.',
+  UPSTREAM_UNAVAILABLE:
+    'An upstream service (Snowflake, the OAuth token endpoint or AWS) did not answer usefully in time; retry after the Retry-After delay.',
+  CONFIG_ERROR:
+    'The vendor is misconfigured for this target; an operator must fix it (the audit log has the reason under the request id).',
+  INTERNAL: 'Internal error. The request id identifies it in the service logs.',
+};
 
 function make(
   code: PublicErrorCode,
-  message: string,
   cause: string,
+  detail: string,
+  message = GENERIC_MESSAGES[code],
   retryAfterSeconds?: number,
 ): PublicError {
   const { status, name } = PUBLIC_ERRORS[code];
@@ -122,6 +137,7 @@ function make(
     status,
     name,
     message,
+    detail,
     cause,
     ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
   };

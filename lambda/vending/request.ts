@@ -1,40 +1,39 @@
 import * as z from 'zod/mini';
 
+import { ConfigName, InstanceName, OAuthScope, PostgresUserName } from '../config/names';
+
 // zod's tree-shakable build (as for the config): the full build would add ~450 KB to every function.
-const noControl = (value: string) => !/\p{Cc}/u.test(value);
-
-/** A Snowflake Postgres instance name; case-insensitive unless written in double quotes. */
-const InstanceName = z
-  .string()
-  .check(z.minLength(1), z.maxLength(255), z.refine(noControl, 'must not contain control characters'));
-
-/** A Postgres role name: case-sensitive, at most 63 bytes. */
-const PostgresUserName = z.string().check(
-  z.minLength(1),
-  z.refine((v) => Buffer.byteLength(v, 'utf8') <= 63, 'must be at most 63 bytes (a PostgreSQL role name)'),
-  z.refine(noControl, 'must not contain control characters'),
-);
-
-const Name = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+// The name rules are the config's own, so a request can only name what a config could define: ASCII
+// identifiers where Snowflake would fold case, no control or format characters anywhere.
 
 /** `POST /v1/tokens/postgres` body (and the direct event without `tokenType`). */
 export const PostgresRequestSchema = z.strictObject({
   instance: InstanceName,
   username: PostgresUserName,
   /** Needed only when two Snowflake connections have an instance of this name. */
-  connection: z.optional(Name(64)),
+  connection: z.optional(ConfigName),
 });
 
 /** `POST /v1/tokens/snowflake-jwt` body. */
 export const SnowflakeJwtRequestSchema = z.strictObject({
-  connection: Name(64),
+  connection: ConfigName,
 });
 
 /** `POST /v1/tokens/oauth` body. */
 export const OAuthRequestSchema = z.strictObject({
-  integration: Name(64),
-  /** A subset of the granted scopes; default: all granted scopes. */
-  scopes: z.optional(z.array(Name(256)).check(z.maxLength(50))),
+  integration: ConfigName,
+  /**
+   * A non-empty subset of the granted scopes; omit it to get exactly the granted scopes. An empty list
+   * is refused: it would let the token endpoint pick its default scopes.
+   */
+  scopes: z.optional(
+    z
+      .array(OAuthScope)
+      .check(
+        z.minLength(1, 'must list at least one scope (omit "scopes" to get the granted ones)'),
+        z.maxLength(50),
+      ),
+  ),
 });
 
 /** What a caller asks for, whichever entry it came through. */

@@ -55,6 +55,8 @@ export type TokenResponse = PostgresTokenResponse | SnowflakeJwtResponse | OAuth
 
 /** What the audit trail records about a vend: everything but the token. */
 export interface VendAudit {
+  /** The configured target the request resolved to (the policy's spelling, not the caller's). */
+  readonly resolved: Readonly<Record<string, string | readonly string[]>>;
   readonly cache: CacheOutcome;
   readonly issuedAt: Date;
   readonly expiresAt: Date;
@@ -150,7 +152,7 @@ export class TokenVendor {
         connection: { host: instance.host, port: instance.port, sslmode: instance.sslmode },
       },
       audit: {
-        ...auditOf(value, cache),
+        ...auditOf(target, value, cache),
         statementHandle: token.statementHandle,
         snowflakeRequestId: token.requestId,
       },
@@ -183,7 +185,7 @@ export class TokenVendor {
         publicKeyFingerprint: jwt.publicKeyFingerprint,
         ...this.#ttl(jwt, policy.refreshRatio),
       },
-      audit: auditOf(value, cache),
+      audit: auditOf(target, value, cache),
     };
   }
 
@@ -203,7 +205,7 @@ export class TokenVendor {
         scopes: value.token.scopes,
         ...this.#ttl(value.token, policy.refreshRatio),
       },
-      audit: auditOf(value, cache),
+      audit: auditOf(target, value, cache),
     };
   }
 
@@ -224,8 +226,13 @@ export class TokenVendor {
   }
 }
 
-function auditOf(value: Minted<{ issuedAt: Date; expiresAt: Date }>, cache: CacheOutcome): VendAudit {
+function auditOf(
+  target: AuthorizedTarget,
+  value: Minted<{ issuedAt: Date; expiresAt: Date }>,
+  cache: CacheOutcome,
+): VendAudit {
   return {
+    resolved: target.resolved,
     cache,
     issuedAt: value.token.issuedAt,
     expiresAt: value.expiresAt,

@@ -2,7 +2,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type middy from '@middy/core';
 import type { AuditLog } from '../../audit/audit-log';
 import { recordMetrics } from '../../audit/metrics';
-import type { AuditRecord, AuditTrigger } from '../../audit/record';
+import { type AuditRecord, type AuditTrigger, clean } from '../../audit/record';
 import { publicError } from '../../vending/public-error';
 import { describeTarget } from '../../vending/request';
 import { invocationOf } from '../invocation';
@@ -73,6 +73,7 @@ export function auditTrail(options: AuditTrailOptions): middy.MiddlewareObj {
         ...record,
         ...(outcome
           ? {
+              resolved: outcome.audit.resolved,
               cache: outcome.audit.cache,
               issuedAt: outcome.audit.issuedAt.toISOString(),
               expiresAt: outcome.audit.expiresAt.toISOString(),
@@ -95,6 +96,7 @@ export function auditTrail(options: AuditTrailOptions): middy.MiddlewareObj {
         errorCode: mapped.code,
         errorCause: mapped.code === 'INTERNAL' ? internalCause(request.error) : mapped.cause,
         errorMessage: mapped.message,
+        ...(mapped.detail !== mapped.message ? { errorDetail: clean(mapped.detail, 1024) } : {}),
         ...(request.error && 'statementHandle' in request.error
           ? { statementHandle: String(request.error.statementHandle) }
           : {}),

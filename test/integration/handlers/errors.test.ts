@@ -275,6 +275,24 @@ describe('HTTP error paths', () => {
     expect(strip(missing)).toEqual(strip(ungranted));
   });
 
+  it('tells the caller a generic CONFIG_ERROR and puts the detail (secret id) in the audit record', async () => {
+    // Prepare
+    h.sm
+      .on(GetSecretValueCommand, { SecretId: 'tv/demo' })
+      .rejects(new ResourceNotFoundException({ message: 'x', $metadata: {} }));
+    // Act
+    const response = (await h.http(pg()(), lambdaContext())) as APIGatewayProxyResult;
+    // Assess
+    expect(response.statusCode).toBe(500);
+    expect(response.body).not.toContain('tv/demo');
+    expect(JSON.parse(response.body).error.message).toMatch(/misconfigured/);
+    expect(h.records[0]).toMatchObject({
+      errorCode: 'CONFIG_ERROR',
+      errorCause: 'KEY_SECRET_NOT_FOUND',
+      errorDetail: expect.stringContaining('tv/demo'),
+    });
+  });
+
   it('keeps an unexpected error message away from the caller', async () => {
     vi.spyOn(h.runtime.vendor, 'vend').mockRejectedValueOnce(
       new Error('connect ECONNREFUSED 10.0.0.5:5432 password=hunter2'),

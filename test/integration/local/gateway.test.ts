@@ -30,14 +30,12 @@ describe('local gateway: SigV4 as API Gateway AWS_IAM verifies it', () => {
     const dir = tempDir('tv-gateway-');
     const demo = await startLocalStack({ dir, port: 0, auditSink: { info: () => {} } });
     // Restart the gateway with the demo credential plus a session credential and an ungranted one.
-    const credentialsFile = writeTempFile(
-      'credentials.json',
-      JSON.stringify([...demo.credentials, session, stranger]),
-    );
+    const list = [...demo.credentials, session, stranger];
+    const credentialsFile = writeTempFile('credentials.json', JSON.stringify(list));
     await demo.gateway.close();
     const withMore = await startLocalStack({
       configFile: demo.configFile,
-      credentialsFile,
+      credentials: { file: credentialsFile, list },
       port: 0,
       auditSink: { info: (_m, a) => records.push(a as unknown as AuditRecord) },
     });

@@ -93,7 +93,7 @@ describe('config schema', () => {
     [
       'control char in user',
       (c) => (c.postgresInstances[0].allowedUsers = ['a\nb']),
-      'postgresInstances[0].allowedUsers[0]: must not contain control characters',
+      'postgresInstances[0].allowedUsers[0]: must not contain control or format characters',
     ],
     [
       'http API URL',

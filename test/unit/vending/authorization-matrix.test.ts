@@ -116,7 +116,13 @@ const targets: [string, VendRequest, GrantKey[]][] = [
     { tokenType: 'oauth', integration: 'servicenow', scopes: ['useraccount'] },
     ['bob'],
   ],
-  ['oauth no scopes', { tokenType: 'oauth', integration: 'servicenow', scopes: [] }, ['bob']],
+  // Never vacuously true: an empty list is denied here (and refused with 400 by the request schema first).
+  ['oauth no scopes', { tokenType: 'oauth', integration: 'servicenow', scopes: [] }, []],
+  [
+    'oauth duplicate granted scope',
+    { tokenType: 'oauth', integration: 'servicenow', scopes: ['useraccount', 'useraccount'] },
+    ['bob'],
+  ],
   ['oauth scope beyond the grant', { tokenType: 'oauth', integration: 'servicenow', scopes: ['admin'] }, []],
   [
     'oauth mixed scopes',

@@ -1,0 +1,53 @@
+import * as z from 'zod/mini';
+
+/**
+ * The name rules shared by the config and the request schemas, so a request can only name what a
+ * config could define. Control (`\p{Cc}`) and format (`\p{Cf}`: zero-width, bidi overrides) characters
+ * are refused everywhere: they corrupt SQL literals, log lines and HTTP headers, and hide look-alikes.
+ */
+export const noControl = (value: string) => !/[\p{Cc}\p{Cf}]/u.test(value);
+
+/** Names the config itself defines (connections, integrations): safe in URLs, logs and metric dimensions. */
+export const CONFIG_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const ConfigName = z
+  .string()
+  .check(
+    z.regex(CONFIG_NAME_PATTERN, 'must be 1–64 letters, digits, _, . or -, starting with a letter or digit'),
+  );
+
+/**
+ * A Snowflake Postgres instance name as `GENERATE_POSTGRES_ACCESS_TOKEN_FOR_USER` takes it: an unquoted
+ * identifier (ASCII letters, digits, `_`, `$`; Snowflake folds it to upper case) or a double-quoted one
+ * (exact, `""` for a quote). Only ASCII is folded, and only after this check: `reporting_ſerver`
+ * (U+017F, which `toUpperCase()` turns into `S`) is refused instead of matching `reporting_server`.
+ */
+export const UNQUOTED_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,254}$/;
+const QUOTED_IDENTIFIER = /^"(?:[^"\p{Cc}\p{Cf}]|""){1,255}"$/u;
+export const InstanceName = z
+  .string()
+  .check(
+    z.refine(
+      (v) => UNQUOTED_IDENTIFIER.test(v) || QUOTED_IDENTIFIER.test(v),
+      'must be a Snowflake identifier: ASCII letters, digits, _ and $ (starting with a letter or _), or a "double-quoted" name',
+    ),
+  );
+
+/** A Postgres role name: case-sensitive (compared exactly, never folded), at most 63 bytes. */
+export const PostgresUserName = z.string().check(
+  z.minLength(1),
+  z.refine((v) => Buffer.byteLength(v, 'utf8') <= 63, 'must be at most 63 bytes (a PostgreSQL role name)'),
+  z.refine(noControl, 'must not contain control or format characters'),
+);
+
+/** A Snowflake object name as SHOW prints it (case-sensitive in the SQL API body). */
+export const SnowflakeName = z
+  .string()
+  .check(
+    z.minLength(1),
+    z.maxLength(255),
+    z.refine(noControl, 'must not contain control or format characters'),
+  );
+
+/** An OAuth scope token (RFC 6749 §3.3): printable ASCII except space, `"` and `\`. */
+export const OAUTH_SCOPE_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/;
+export const OAuthScope = z.string().check(z.regex(OAUTH_SCOPE_PATTERN, 'is not a valid OAuth scope'));

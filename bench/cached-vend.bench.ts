@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { startSnowflakeEmulator } from '../emulator/server';
+import { startSnowflakeEmulator } from '../dev/emulator/server';
 import { AuditLog } from '../lambda/audit/audit-log';
 import { parseConfig } from '../lambda/config/load';
 import { createHttpHandler } from '../lambda/handlers/http';
-import { createRuntime } from '../lambda/handlers/runtime';
+import { createRuntime } from '../lambda/runtime';
 import { type BenchRow, measure, printTable, round, writeResults } from './measure';
 
 /**

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { startLocalStack } from '../infra/local/local-stack';
+import { startLocalStack } from '../dev/local/local-stack';
 import { printTable, round, writeResults } from './measure';
 import { tempDirFor } from './temp';
 

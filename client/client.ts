@@ -3,6 +3,10 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { ROUTES, type TokenType } from '../lambda/api/routes';
+import { urlProblem } from '../lambda/config/url';
+import { type RetryPolicy, retrying } from '../lambda/retry';
+import { SingleFlight } from '../lambda/single-flight';
 import {
   type OAuthAccessToken,
   type OAuthRequest,
@@ -32,6 +36,8 @@ export interface TokenVendorClientOptions {
   /** Clock for cache decisions (tests inject it); signatures always use the real time. */
   readonly now?: () => number;
   readonly random?: () => number;
+  /** Retries of throttled or failed calls; default 3 attempts, full-jitter backoff from 100 ms. */
+  readonly retry?: RetryPolicy;
 }
 
 interface Cached {
@@ -53,13 +59,15 @@ export class TokenVendorClient {
   readonly #options: TokenVendorClientOptions;
   readonly #signer: SignatureV4;
   readonly #cache = new Map<string, Cached>();
-  readonly #inflight = new Map<string, Promise<VendedToken>>();
+  readonly #flights = new SingleFlight<string, VendedToken>();
   readonly #now: () => number;
   readonly #base: URL;
 
   constructor(options: TokenVendorClientOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    const problem = urlProblem(options.endpoint);
+    if (problem) throw new TokenVendorClientError('INVALID_ENDPOINT', 0, `The endpoint ${problem}.`);
     this.#base = new URL(options.endpoint.endsWith('/') ? options.endpoint : `${options.endpoint}/`);
     const credentials = options.credentials ?? fromNodeProviderChain();
     this.#signer = new SignatureV4({
@@ -93,20 +101,16 @@ export class TokenVendorClient {
     this.#cache.clear();
   }
 
-  async #get(route: string, body: Record<string, unknown>): Promise<VendedToken> {
+  async #get(route: TokenType, body: Record<string, unknown>): Promise<VendedToken> {
     const key = `${route}\u0000${JSON.stringify(body, Object.keys(body).sort())}`;
     const cached = this.#cache.get(key);
     if (cached && this.#now() < cached.renewAt) return cached.token;
-    const inflight = this.#inflight.get(key);
-    if (inflight) return inflight;
-    const request = this.#call(route, body).then((token) => {
+    const { value } = await this.#flights.run(key, async () => {
+      const token = await this.#call(route, body);
       this.#cache.set(key, { token, renewAt: this.#renewAt(token) });
       return token;
     });
-    this.#inflight.set(key, request);
-    const clear = () => this.#inflight.delete(key);
-    request.then(clear, clear);
-    return request;
+    return value;
   }
 
   #renewAt(token: VendedToken): number {
@@ -116,11 +120,44 @@ export class TokenVendorClient {
     return refreshAt - jitter;
   }
 
-  async #call(route: string, body: Record<string, unknown>): Promise<VendedToken> {
-    const url = new URL(`v1/tokens/${route}`, this.#base);
+  /**
+   * One signed call, retried under the project's retry policy on throttling (429, honouring
+   * `Retry-After`), 502/503/504 and network errors, within `timeoutMs` overall. Refusals and the
+   * vendor's own 500s are not retried.
+   */
+  #call(route: TokenType, body: Record<string, unknown>): Promise<VendedToken> {
+    const now = Date.now;
+    const deadline = now() + (this.#options.timeoutMs ?? 15_000);
+    let lastError: TokenVendorClientError | undefined;
+    return retrying<VendedToken>(
+      async () => {
+        try {
+          return { done: await this.#once(route, body, deadline) };
+        } catch (error) {
+          if (!(error instanceof TokenVendorClientError) || !CLIENT_RETRIES.has(error.status)) throw error;
+          lastError = error;
+          return {
+            retry: error.code,
+            ...(error.retryAfterSeconds === undefined
+              ? {}
+              : { retryAfterMs: error.retryAfterSeconds * 1000 }),
+          };
+        }
+      },
+      {
+        policy: this.#options.retry ?? CLIENT_RETRY_POLICY,
+        deadline,
+        giveUp: () => lastError ?? new TokenVendorClientError('NETWORK_ERROR', 0, 'No answer in time.'),
+        ...(this.#options.random ? { random: this.#options.random } : {}),
+      },
+    );
+  }
+
+  async #once(route: TokenType, body: Record<string, unknown>, deadline: number): Promise<VendedToken> {
+    const url = new URL(ROUTES[route].path.slice(1), this.#base);
     const payload = JSON.stringify(body);
     const unsigned = new HttpRequest({
-      method: 'POST',
+      method: ROUTES[route].method,
       protocol: url.protocol,
       hostname: url.hostname,
       port: url.port ? Number(url.port) : undefined,
@@ -133,10 +170,10 @@ export class TokenVendorClient {
     let response: Response;
     try {
       response = await (this.#options.fetch ?? fetch)(url, {
-        method: 'POST',
+        method: ROUTES[route].method,
         headers: signed.headers,
         body: payload,
-        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 15_000),
+        signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
       });
     } catch (error) {
       throw new TokenVendorClientError(
@@ -152,7 +189,16 @@ export class TokenVendorClient {
     } catch {
       json = undefined;
     }
-    if (response.ok && json && typeof json.token === 'string') return revive(json);
+    if (response.ok) {
+      // The answer must be what the contract says this route answers; anything else is not a token.
+      const parsed = ROUTES[route].response.safeParse(json);
+      if (parsed.success) return revive(parsed.data);
+      throw new TokenVendorClientError(
+        'PROTOCOL_ERROR',
+        response.status,
+        `The answer of ${ROUTES[route].path} does not match the API contract.`,
+      );
+    }
     const error = (json?.error ?? {}) as { code?: string; message?: string; requestId?: string };
     const retryAfter = Number(response.headers.get('retry-after'));
     throw new TokenVendorClientError(
@@ -167,12 +213,16 @@ export class TokenVendorClient {
   }
 }
 
-function revive(json: Record<string, unknown>): VendedToken {
+/** What the client retries: throttling, gateway and availability failures, no answer at all. */
+const CLIENT_RETRIES = new Set([0, 429, 502, 503, 504]);
+const CLIENT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 2000 };
+
+function revive(json: { issuedAt: string; expiresAt: string; refreshAt: string }): VendedToken {
   return {
     ...json,
-    issuedAt: new Date(String(json.issuedAt)),
-    expiresAt: new Date(String(json.expiresAt)),
-    refreshAt: new Date(String(json.refreshAt)),
+    issuedAt: new Date(json.issuedAt),
+    expiresAt: new Date(json.expiresAt),
+    refreshAt: new Date(json.refreshAt),
   } as unknown as VendedToken;
 }
 

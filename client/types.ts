@@ -1,55 +1,41 @@
-/** TTL metadata on every token (ISO-8601 strings on the wire, Dates here). */
-export interface TokenLifetime {
-  readonly issuedAt: Date;
-  readonly expiresAt: Date;
-  /** Seconds left when the vendor answered. */
-  readonly expiresIn: number;
-  readonly refreshAt: Date;
-}
+import type * as z from 'zod/mini';
+import type {
+  OAuthRequestSchema,
+  OAuthTokenResponse,
+  PostgresRequestSchema,
+  PostgresTokenResponse,
+  SnowflakeJwtRequestSchema,
+  SnowflakeJwtResponse,
+} from '../lambda/api/schemas';
 
-export interface PostgresToken extends TokenLifetime {
-  readonly tokenType: 'snowflake-postgres';
-  readonly token: string;
-  readonly instance: string;
-  readonly username: string;
-  readonly connection: { readonly host: string; readonly port: number; readonly sslmode: string };
-}
+// The client's types come from the API contract (`lambda/api/`): a field renamed there is a compile
+// error here. Answers carry their TTL fields as `Date`s.
 
-export interface SnowflakeJwt extends TokenLifetime {
-  readonly tokenType: 'KEYPAIR_JWT';
-  readonly token: string;
-  readonly account: string;
-  readonly user: string;
-  readonly publicKeyFingerprint: string;
-}
+export type { ErrorCode } from '../lambda/api/errors';
 
-export interface OAuthAccessToken extends TokenLifetime {
-  readonly tokenType: 'oauth-access-token';
-  readonly token: string;
-  readonly integration: string;
-  readonly scopes: readonly string[];
-}
+/** `POST /v1/tokens/postgres` body. */
+export type PostgresRequest = z.input<typeof PostgresRequestSchema>;
+/** `POST /v1/tokens/snowflake-jwt` body. */
+export type SnowflakeJwtRequest = z.input<typeof SnowflakeJwtRequestSchema>;
+/** `POST /v1/tokens/oauth` body. */
+export type OAuthRequest = Omit<z.input<typeof OAuthRequestSchema>, 'scopes'> & {
+  readonly scopes?: readonly string[];
+};
 
+export type PostgresToken = PostgresTokenResponse;
+export type SnowflakeJwt = SnowflakeJwtResponse;
+export type OAuthAccessToken = OAuthTokenResponse;
 export type VendedToken = PostgresToken | SnowflakeJwt | OAuthAccessToken;
 
-export interface PostgresRequest {
-  readonly instance: string;
-  readonly username: string;
-  readonly connection?: string;
-}
-
-export interface SnowflakeJwtRequest {
-  readonly connection: string;
-}
-
-export interface OAuthRequest {
-  readonly integration: string;
-  readonly scopes?: readonly string[];
-}
+/** TTL metadata on every token. */
+export type TokenLifetime = Pick<VendedToken, 'issuedAt' | 'expiresAt' | 'expiresIn' | 'refreshAt'>;
 
 /** A refusal or failure from the vendor (or API Gateway), with its stable code. */
 export class TokenVendorClientError extends Error {
-  /** The API's code (`NOT_AUTHORIZED`, `UPSTREAM_UNAVAILABLE`, …); API Gateway refusals: `FORBIDDEN`, etc. */
+  /**
+   * The API's code (an {@link ErrorCode}: `NOT_AUTHORIZED`, `UPSTREAM_UNAVAILABLE`, …); API Gateway
+   * refusals: `FORBIDDEN`, `INVALID_SIGNATURE`, …; `NETWORK_ERROR`, `PROTOCOL_ERROR` from the client.
+   */
   readonly code: string;
   readonly status: number;
   readonly requestId?: string;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../../lambda/config/load';
-import { createRuntime } from '../../lambda/handlers/runtime';
 import { checkKeys } from '../../lambda/rotation/check';
+import { createRuntime } from '../../lambda/runtime';
 import { parseFlags } from '../args';
 import { UsageError } from '../errors';
 import { type CliIo, ExitCode } from '../io';

@@ -1,6 +1,6 @@
 import { isAbsolute, join, relative } from 'node:path';
-import { makePrivateDirectory, startLocalStack } from '../../infra/local/local-stack';
-import type { LocalCredential } from '../../infra/local/sigv4';
+import { makePrivateDirectory, startLocalStack } from '../../dev/local/local-stack';
+import type { LocalCredential } from '../../dev/local/sigv4';
 import { parseFlags, seconds } from '../args';
 import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';

@@ -1,8 +1,15 @@
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
+import {
+  ConfigName,
+  InstanceName,
+  noControl,
+  OAuthScope,
+  PostgresUserName,
+  SnowflakeName,
+} from '../api/names';
 import { parseAccountIdentifier } from '../snowflake/account';
 import { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
-import { ConfigName, InstanceName, noControl, OAuthScope, PostgresUserName, SnowflakeName } from './names';
 import { urlProblem } from './url';
 
 // zod's tree-shakable build, with English messages: the full build would add ~450 KB to every function.
@@ -273,8 +280,8 @@ export type OAuthIntegration = z.output<typeof OAuthIntegrationSchema>;
 export type Grant = z.output<typeof GrantSchema>;
 export type Targets = Config['directInvoke'];
 
+export { InstanceName, PostgresUserName } from '../api/names';
 export { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
-export { InstanceName, PostgresUserName } from './names';
 
 type Report = (path: (string | number)[], message: string) => void;
 

@@ -3,16 +3,16 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { isTokenType, TOKEN_TYPES } from '../api/routes';
 import type { AuditLog } from '../audit/audit-log';
-import { formatIssues } from '../config/issues';
+import { auditLog, defaultRuntime, metrics } from '../runtime';
 import { envelopeToken } from '../vending/envelope';
 import { InvalidRequestError } from '../vending/errors';
 import { publicError } from '../vending/public-error';
-import { REQUEST_SCHEMAS, type TokenType, type VendRequest } from '../vending/request';
+import { parseVendRequest, type VendRequest } from '../vending/request';
 import type { TokenResponse, TokenVendor } from '../vending/vendor';
 import { deadlineOf, invocationOf } from './invocation';
 import { auditTrail } from './middleware/audit-trail';
-import { auditLog, defaultRuntime, metrics } from './runtime';
 
 export interface DirectHandlerDeps {
   readonly vendor: () => TokenVendor | Promise<TokenVendor>;
@@ -97,13 +97,10 @@ export function parseDirectEvent(event: unknown): VendRequest {
   if (event === null || typeof event !== 'object' || Array.isArray(event))
     throw new InvalidRequestError('The event must be a JSON object.');
   const { tokenType, ...fields } = event as Record<string, unknown>;
-  if (typeof tokenType !== 'string' || !Object.hasOwn(REQUEST_SCHEMAS, tokenType)) {
-    throw new InvalidRequestError('tokenType must be one of "postgres", "snowflake-jwt", "oauth".');
+  if (!isTokenType(tokenType)) {
+    throw new InvalidRequestError(`tokenType must be one of ${TOKEN_TYPES.map((t) => `"${t}"`).join(', ')}.`);
   }
-  const parsed = REQUEST_SCHEMAS[tokenType as TokenType].safeParse(fields);
-  if (!parsed.success)
-    throw new InvalidRequestError(`Invalid ${tokenType} event:\n${formatIssues(parsed.error.issues)}`);
-  return { tokenType, ...parsed.data } as VendRequest;
+  return parseVendRequest(tokenType, fields, 'event');
 }
 
 const envelopeKeyId = process.env.TOKEN_VENDOR_ENVELOPE_KEY_ID;

@@ -7,25 +7,18 @@ import type {
   APIGatewayProxyResult,
   Context,
 } from 'aws-lambda';
+import { MAX_BODY_BYTES, ROUTES, TOKEN_TYPES, tokenTypeOf } from '../api/routes';
 import type { AuditLog } from '../audit/audit-log';
-import { formatIssues } from '../config/issues';
+import { auditLog, defaultRuntime, metrics } from '../runtime';
 import { InvalidRequestError, PayloadTooLargeError, UnknownTargetError } from '../vending/errors';
-import { REQUEST_SCHEMAS, type TokenType, type VendRequest } from '../vending/request';
+import { parseVendRequest, type VendRequest } from '../vending/request';
 import type { TokenVendor } from '../vending/vendor';
 import { deadlineOf, invocationOf } from './invocation';
 import { auditTrail } from './middleware/audit-trail';
 import { httpCaller } from './middleware/http-caller';
 import { httpErrorResponse, responseHeaders } from './middleware/http-error-response';
-import { auditLog, defaultRuntime, metrics } from './runtime';
 
-/** Bodies over 64 KiB are refused with 413. */
-export const MAX_BODY_BYTES = 64 * 1024;
-
-const ROUTES: Readonly<Record<string, TokenType>> = {
-  '/v1/tokens/postgres': 'postgres',
-  '/v1/tokens/snowflake-jwt': 'snowflake-jwt',
-  '/v1/tokens/oauth': 'oauth',
-};
+export { MAX_BODY_BYTES };
 
 export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2WithIAMAuthorizer;
 
@@ -82,10 +75,10 @@ export function createHttpHandler(deps: HttpHandlerDeps) {
 /** Route and body of a v1 or v2 event → a validated request. */
 export function parseRequest(event: HttpEvent): VendRequest {
   const { method, path } = routeOf(event);
-  const tokenType = ROUTES[path.replace(/\/+$/, '')];
-  if (!tokenType || method !== 'POST') {
+  const tokenType = tokenTypeOf(path);
+  if (!tokenType || method !== ROUTES[tokenType].method) {
     throw new UnknownTargetError(
-      `No route ${method} ${path}. Routes: POST /v1/tokens/postgres, /v1/tokens/snowflake-jwt, /v1/tokens/oauth.`,
+      `No route ${method} ${path}. Routes: ${TOKEN_TYPES.map((t) => `${ROUTES[t].method} ${ROUTES[t].path}`).join(', ')}.`,
     );
   }
   const raw = event.body ?? '';
@@ -99,10 +92,7 @@ export function parseRequest(event: HttpEvent): VendRequest {
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json))
     throw new InvalidRequestError('The body must be a JSON object.');
-  const parsed = REQUEST_SCHEMAS[tokenType].safeParse(json);
-  if (!parsed.success)
-    throw new InvalidRequestError(`Invalid ${tokenType} request:\n${formatIssues(parsed.error.issues)}`);
-  return { tokenType, ...parsed.data } as VendRequest;
+  return parseVendRequest(tokenType, json, 'request');
 }
 
 function routeOf(event: HttpEvent): { method: string; path: string } {

@@ -4,9 +4,9 @@ import type { Context } from 'aws-lambda';
 import type { AuditLog } from '../audit/audit-log';
 import { TokenVendorError } from '../errors';
 import { KeyRotation, type RotationStep, type StepResult } from '../rotation/rotate';
-import type { RetryPolicy } from '../snowflake/sql-api';
+import { auditLog, defaultRuntime, type Runtime } from '../runtime';
+import type { SqlApiRetryPolicy } from '../snowflake/sql-api';
 import { InvalidRequestError } from '../vending/errors';
-import { auditLog, defaultRuntime, type Runtime } from './runtime';
 
 /** The event Secrets Manager sends a rotation function. */
 export interface RotationEvent {
@@ -22,7 +22,7 @@ export interface RotateKeyDeps {
   readonly audit: AuditLog;
   readonly now?: () => number;
   readonly fetch?: typeof fetch;
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: Partial<SqlApiRetryPolicy>;
 }
 
 /**

@@ -5,8 +5,8 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { AuditLog } from '../audit/audit-log';
 import { checkKeys, type RotationReport } from '../rotation/check';
+import { auditLog, defaultRuntime, metrics, type Runtime } from '../runtime';
 import { deadlineOf } from './invocation';
-import { auditLog, defaultRuntime, metrics, type Runtime } from './runtime';
 
 /** Metric names of the rotation check (namespace `TokenVendor`), shared with the CDK alarms. */
 export const RotationMetric = {

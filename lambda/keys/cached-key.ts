@@ -1,3 +1,4 @@
+import { SingleFlight } from '../single-flight';
 import type { SigningKey } from './signer';
 
 /**
@@ -12,7 +13,7 @@ import type { SigningKey } from './signer';
  */
 export class CachedKey {
   #value: { key: SigningKey; loadedAt: number } | undefined;
-  #inflight: Promise<SigningKey> | undefined;
+  readonly #flight = new SingleFlight<'key', SigningKey>();
   #generation = 0;
 
   constructor(
@@ -21,28 +22,23 @@ export class CachedKey {
     private readonly now: () => number = Date.now,
   ) {}
 
-  get(): Promise<SigningKey> {
+  async get(): Promise<SigningKey> {
     const value = this.#value;
-    if (value && this.now() - value.loadedAt < this.ttlMs) return Promise.resolve(value.key);
-    if (this.#inflight) return this.#inflight;
+    if (value && this.now() - value.loadedAt < this.ttlMs) return value.key;
     const generation = this.#generation;
-    const inflight = this.load().then((key) => {
+    const { value: key } = await this.#flight.run('key', async () => {
+      const loaded = await this.load();
       // An invalidate() during the load means the caller wants material read after it: drop this one.
-      if (generation === this.#generation) this.#value = { key, loadedAt: this.now() };
-      return key;
+      if (generation === this.#generation) this.#value = { key: loaded, loadedAt: this.now() };
+      return loaded;
     });
-    this.#inflight = inflight;
-    const clear = () => {
-      if (this.#inflight === inflight) this.#inflight = undefined;
-    };
-    inflight.then(clear, clear);
-    return inflight;
+    return key;
   }
 
   /** Forget the cached key; the next `get()` loads afresh. */
   invalidate(): void {
     this.#generation += 1;
     this.#value = undefined;
-    this.#inflight = undefined;
+    this.#flight.forget('key');
   }
 }

@@ -2,6 +2,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type * as z from 'zod/mini';
 import { loadSecretsManager } from '../aws/sdk';
 import type { SecretRefSchema } from '../config/schema';
+import { SingleFlight } from '../single-flight';
 import { OAuthError, OAuthErrorCode } from './errors';
 
 export type SecretRef = z.output<typeof SecretRefSchema>;
@@ -16,6 +17,7 @@ export type SecretRef = z.output<typeof SecretRefSchema>;
  * ```
  */
 export class ClientSecret {
+  readonly #flight = new SingleFlight<'secret', string>();
   #cached: { value: string; at: number } | undefined;
 
   constructor(
@@ -31,8 +33,12 @@ export class ClientSecret {
   async get(): Promise<string> {
     const now = (this.deps.now ?? Date.now)();
     if (this.#cached && now - this.#cached.at < (this.deps.ttlMs ?? 5 * 60_000)) return this.#cached.value;
-    const value = await this.#read();
-    this.#cached = { value, at: now };
+    // Concurrent token requests after expiry share one Secrets Manager read.
+    const { value } = await this.#flight.run('secret', async () => {
+      const read = await this.#read();
+      this.#cached = { value: read, at: now };
+      return read;
+    });
     return value;
   }
 

@@ -1,3 +1,4 @@
+import { isRetriableStatus, parseRetryAfter, type RetryPolicy, retrying } from '../retry';
 import { USER_AGENT } from '../version';
 import { OAuthError, OAuthErrorCode } from './errors';
 
@@ -26,8 +27,6 @@ export interface TokenEndpointOptions {
   readonly maxAttempts?: number;
 }
 
-const RETRIABLE = new Set([429, 500, 502, 503, 504]);
-
 /**
  * POST an `application/x-www-form-urlencoded` token request and read the answer. 429, 5xx and network
  * failures are retried with jittered backoff inside the deadline (a token request has no side effect
@@ -41,71 +40,81 @@ const RETRIABLE = new Set([429, 500, 502, 503, 504]);
 export async function requestToken(options: TokenEndpointOptions): Promise<TokenEndpointAnswer> {
   const fetchFn = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
-  const random = options.random ?? Math.random;
-  const maxAttempts = options.maxAttempts ?? 3;
   const scrub = (text: string) =>
     options.secrets.reduce((t, s) => (s ? t.replaceAll(s, '[REDACTED]') : t), text).slice(0, 300);
   const body = new URLSearchParams(options.form).toString();
-  let last = 'no answer';
 
-  for (let attempt = 1; ; attempt += 1) {
-    const remaining = options.deadline - now();
-    if (remaining <= 0) break;
-    const sentAt = now();
-    let status = 0;
-    let json: Record<string, unknown> | undefined;
-    try {
-      const response = await fetchFn(options.endpoint, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
-          Accept: 'application/json',
-          'User-Agent': USER_AGENT,
-        },
-        body,
-        signal: AbortSignal.timeout(remaining),
-      });
-      status = response.status;
-      const text = await response.text();
+  return retrying<TokenEndpointAnswer>(
+    async () => {
+      const sentAt = now();
+      let status = 0;
+      let json: Record<string, unknown> | undefined;
+      let retryAfterMs: number | undefined;
       try {
-        json = JSON.parse(text) as Record<string, unknown>;
+        const response = await fetchFn(options.endpoint, {
+          method: 'POST',
+          headers: {
+            'Content-Type': 'application/x-www-form-urlencoded',
+            Accept: 'application/json',
+            'User-Agent': USER_AGENT,
+          },
+          body,
+          signal: AbortSignal.timeout(Math.max(1, options.deadline - sentAt)),
+        });
+        status = response.status;
+        retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now());
+        const text = await response.text();
+        try {
+          json = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          json = undefined;
+        }
       } catch {
-        json = undefined;
+        return { retry: 'network error' };
       }
-    } catch {
-      last = 'network error';
-    }
-    if (status === 200 && json && typeof json.access_token === 'string' && json.access_token !== '') {
-      const expiresIn = Number(json.expires_in);
+      if (status === 200 && json && typeof json.access_token === 'string' && json.access_token !== '') {
+        const expiresIn = Number(json.expires_in);
+        return {
+          done: {
+            accessToken: json.access_token,
+            tokenType: typeof json.token_type === 'string' ? json.token_type : 'Bearer',
+            ...(Number.isFinite(expiresIn) && expiresIn > 0 ? { expiresIn } : {}),
+            ...(typeof json.scope === 'string' ? { scopes: json.scope.split(' ').filter(Boolean) } : {}),
+            sentAt,
+          },
+        };
+      }
+      if (status !== 200 && !isRetriableStatus(status)) {
+        const error = typeof json?.error === 'string' ? json.error : `HTTP ${status}`;
+        const description = typeof json?.error_description === 'string' ? `: ${json.error_description}` : '';
+        throw new OAuthError(
+          OAuthErrorCode.Rejected,
+          scrub(`The OAuth token endpoint refused the request (${error}${description}).`),
+          { httpStatus: status, oauthError: typeof json?.error === 'string' ? json.error : undefined },
+        );
+      }
       return {
-        accessToken: json.access_token,
-        tokenType: typeof json.token_type === 'string' ? json.token_type : 'Bearer',
-        ...(Number.isFinite(expiresIn) && expiresIn > 0 ? { expiresIn } : {}),
-        ...(typeof json.scope === 'string' ? { scopes: json.scope.split(' ').filter(Boolean) } : {}),
-        sentAt,
+        retry: status === 200 ? 'an answer without access_token' : `HTTP ${status}`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
-    }
-    if (status !== 0 && status !== 200 && !RETRIABLE.has(status)) {
-      const error = typeof json?.error === 'string' ? json.error : `HTTP ${status}`;
-      const description = typeof json?.error_description === 'string' ? `: ${json.error_description}` : '';
-      throw new OAuthError(
-        OAuthErrorCode.Rejected,
-        scrub(`The OAuth token endpoint refused the request (${error}${description}).`),
-        {
-          httpStatus: status,
-          oauthError: typeof json?.error === 'string' ? json.error : undefined,
-        },
-      );
-    }
-    if (status !== 0) last = status === 200 ? 'an answer without access_token' : `HTTP ${status}`;
-    if (attempt >= maxAttempts) break;
-    const delay = Math.round(Math.min(2000, 100 * 2 ** (attempt - 1)) * random());
-    if (now() + delay >= options.deadline) break;
-    await sleep(delay);
-  }
-  throw new OAuthError(
-    OAuthErrorCode.Unavailable,
-    `The OAuth token endpoint did not answer usefully (last: ${last}).`,
+    },
+    {
+      policy: {
+        ...TOKEN_ENDPOINT_RETRY,
+        ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+      },
+      deadline: options.deadline,
+      now,
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      ...(options.random ? { random: options.random } : {}),
+      giveUp: (last) =>
+        new OAuthError(
+          OAuthErrorCode.Unavailable,
+          `The OAuth token endpoint did not answer usefully (last: ${last}).`,
+        ),
+    },
   );
 }
+
+/** A token request has no side effect worth protecting, but a token endpoint is no place to hammer. */
+const TOKEN_ENDPOINT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 2000 };

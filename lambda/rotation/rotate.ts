@@ -14,7 +14,7 @@ import { loadPrivateKey } from '../keys/private-key';
 import { parsePrivateKeySecret, SecretsManagerSigner } from '../keys/secrets-manager-signer';
 import { defaultSqlApiBaseUrl } from '../snowflake/account';
 import { publicKeyBody, publicKeyFingerprint } from '../snowflake/fingerprint';
-import { type RetryPolicy, SqlApiClient } from '../snowflake/sql-api';
+import { SqlApiClient, type SqlApiRetryPolicy } from '../snowflake/sql-api';
 import { describeUserKeys, setUserKey, slotOf } from '../snowflake/user-keys';
 
 export type RotationStep = 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
@@ -33,7 +33,7 @@ export interface KeyRotationDeps {
   readonly sql: SqlApiClient;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: Partial<SqlApiRetryPolicy>;
 }
 
 /** What a step did, for the audit trail (no key material). */

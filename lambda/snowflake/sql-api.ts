@@ -1,24 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { Signer } from '../keys/signer';
+import {
+  DEFAULT_RETRY_POLICY,
+  isRetriableStatus,
+  nextDelay,
+  parseRetryAfter,
+  type RetryPolicy,
+} from '../retry';
 import { USER_AGENT } from '../version';
 import { SnowflakeError, SnowflakeErrorCode } from './errors';
 import { type KeyPairJwt, mintKeyPairJwt } from './jwt';
 
-/** How hard the client tries. Delays use full jitter: a random fraction of the exponential step. */
-export interface RetryPolicy {
-  /** Submissions (POSTs) at most, the first included. */
-  readonly maxAttempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
+/**
+ * How hard the client tries: the project's one retry policy (`lambda/retry.ts`; `maxAttempts` counts
+ * submissions, the first included) plus how a 202 is polled.
+ */
+export interface SqlApiRetryPolicy extends RetryPolicy {
   /** First wait before polling a 202, growing ×1.5 up to `pollMaxMs`. */
   readonly pollInitialMs: number;
   readonly pollMaxMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 6,
-  baseDelayMs: 100,
-  maxDelayMs: 3000,
+export const DEFAULT_SQL_API_RETRY: SqlApiRetryPolicy = {
+  ...DEFAULT_RETRY_POLICY,
   pollInitialMs: 100,
   pollMaxMs: 2000,
 };
@@ -39,7 +43,7 @@ export interface SqlApiClientOptions {
   /** The statement `timeout` Snowflake enforces; default 30 s. */
   readonly statementTimeoutSeconds?: number;
   readonly userAgent?: string;
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: Partial<SqlApiRetryPolicy>;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -99,7 +103,6 @@ interface CallState {
   last: string;
 }
 
-const RETRIABLE = new Set([429, 500, 502, 503, 504]);
 /** JWT codes whose real cause may be a key rotated under us: re-read the key before the one retry. */
 const KEY_SUSPECT = new Set(['394304', '390144']);
 /** Renew the cached JWT after 90 % of its lifetime (Snowflake's sample: 54 of 59 minutes). */
@@ -123,7 +126,7 @@ const JWT_RENEW_RATIO = 0.9;
  */
 export class SqlApiClient {
   readonly #options: SqlApiClientOptions;
-  readonly #policy: RetryPolicy;
+  readonly #policy: SqlApiRetryPolicy;
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
@@ -135,7 +138,7 @@ export class SqlApiClient {
 
   constructor(options: SqlApiClientOptions) {
     this.#options = options;
-    this.#policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.#policy = { ...DEFAULT_SQL_API_RETRY, ...options.retry };
     this.#fetch = options.fetch ?? fetch;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -258,7 +261,7 @@ export class SqlApiClient {
   /** Wait before the next try when the answer is retriable and time allows; otherwise throw. */
   async #backoffOrFail(answer: Answer, state: CallState, exhausted: boolean, handle?: string): Promise<void> {
     const statusText = answer.kind === 'network' ? 'network error' : `HTTP ${answer.status}`;
-    if (answer.kind === 'http' && !RETRIABLE.has(answer.status) && !(answer.status === 200)) {
+    if (answer.kind === 'http' && !isRetriableStatus(answer.status) && !(answer.status === 200)) {
       throw statementFailure(answer, state);
     }
     state.last = answer.kind === 'http' && answer.status === 200 ? 'an unreadable answer' : statusText;
@@ -276,9 +279,17 @@ export class SqlApiClient {
       );
     }
     const retryAfterMs = answer.kind === 'http' ? answer.retryAfterMs : undefined;
-    const step = Math.min(this.#policy.maxDelayMs, this.#policy.baseDelayMs * 2 ** (state.attempts - 1));
-    const delay = retryAfterMs ?? Math.round(step * this.#random());
-    if (this.#now() + delay >= state.deadline) {
+    const next = nextDelay(
+      { ...this.#policy, maxAttempts: Number.POSITIVE_INFINITY }, // `exhausted` was decided above
+      {
+        attempt: state.attempts,
+        deadline: state.deadline,
+        now: this.#now(),
+        random: this.#random,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      },
+    );
+    if ('giveUp' in next) {
       throw new SnowflakeError(
         SnowflakeErrorCode.Unavailable,
         `Snowflake did not answer usefully before the deadline (${state.attempts} attempts, last: ${state.last}).`,
@@ -291,7 +302,7 @@ export class SqlApiClient {
         },
       );
     }
-    await this.#sleep(delay);
+    await this.#sleep(next.delayMs);
   }
 
   async #send(
@@ -483,12 +494,4 @@ function authFailureMessage(code: string, jwt: KeyPairJwt, said: string | undefi
     `Snowflake refused the key-pair JWT for ${jwt.account}.${jwt.user} signed with public key ${jwt.publicKeyFingerprint} ` +
     `(code ${code}): ${hint}.`
   );
-}
-
-/** `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
-function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }

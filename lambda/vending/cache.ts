@@ -1,3 +1,5 @@
+import { SingleFlight } from '../single-flight';
+
 /** Where a vended token came from. */
 export type CacheOutcome = 'hit' | 'miss' | 'coalesced';
 
@@ -17,7 +19,7 @@ export interface CachedToken {
  */
 export class TokenCache {
   readonly #entries = new Map<string, CachedToken>();
-  readonly #inflight = new Map<string, Promise<CachedToken>>();
+  readonly #flights = new SingleFlight<string, CachedToken>();
   readonly #maxEntries: number;
   readonly #enabled: boolean;
   readonly #now: () => number;
@@ -32,6 +34,7 @@ export class TokenCache {
     key: string,
     minRemainingMs: number,
     mint: () => Promise<T>,
+    deadline?: number,
   ): Promise<{ value: T; cache: CacheOutcome }> {
     const cached = this.#entries.get(key);
     if (cached) {
@@ -42,18 +45,16 @@ export class TokenCache {
       }
       this.#entries.delete(key);
     }
-    const inflight = this.#inflight.get(key);
-    if (inflight) return { value: (await inflight) as T, cache: 'coalesced' };
-
-    const minting = mint();
-    this.#inflight.set(key, minting);
-    try {
-      const value = await minting;
-      if (this.#enabled) this.#store(key, value);
-      return { value, cache: 'miss' };
-    } finally {
-      this.#inflight.delete(key);
-    }
+    const { value, joined } = await this.#flights.run(
+      key,
+      async () => {
+        const minted = await mint();
+        if (this.#enabled) this.#store(key, minted);
+        return minted;
+      },
+      { ...(deadline === undefined ? {} : { deadline }), now: this.#now },
+    );
+    return { value: value as T, cache: joined ? 'coalesced' : 'miss' };
   }
 
   /** Number of cached tokens (expired ones are dropped lazily). */

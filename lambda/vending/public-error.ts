@@ -1,22 +1,9 @@
+import { ERRORS, type ErrorCode } from '../api/errors';
 import { TokenVendorError } from '../errors';
 import { SnowflakeError } from '../snowflake/errors';
 
-/** The stable API error codes (DESIGN.md), with their HTTP status and the PascalCase name Step Functions sees. */
-export const PUBLIC_ERRORS = {
-  INVALID_REQUEST: { status: 400, name: 'InvalidRequest' },
-  NOT_AUTHORIZED: { status: 403, name: 'NotAuthorized' },
-  UNKNOWN_TARGET: { status: 404, name: 'UnknownTarget' },
-  PAYLOAD_TOO_LARGE: { status: 413, name: 'PayloadTooLarge' },
-  THROTTLED: { status: 429, name: 'Throttled' },
-  SNOWFLAKE_REJECTED: { status: 502, name: 'SnowflakeRejected' },
-  SNOWFLAKE_AUTH_FAILED: { status: 502, name: 'SnowflakeAuthFailed' },
-  OAUTH_REJECTED: { status: 502, name: 'OAuthRejected' },
-  OAUTH_SCOPE_EXCEEDED: { status: 502, name: 'OAuthScopeExceeded' },
-  UPSTREAM_UNAVAILABLE: { status: 503, name: 'UpstreamUnavailable' },
-  CONFIG_ERROR: { status: 500, name: 'ConfigError' },
-  INTERNAL: { status: 500, name: 'Internal' },
-} as const;
-export type PublicErrorCode = keyof typeof PUBLIC_ERRORS;
+export { ERRORS as PUBLIC_ERRORS } from '../api/errors';
+export type PublicErrorCode = ErrorCode;
 
 /** What a caller is told about a failure. */
 export interface PublicError {
@@ -92,7 +79,7 @@ export function publicError(error: unknown): PublicError {
     }
   }
   if (code === 'OAUTH_REJECTED' || code === 'OAUTH_SCOPE_EXCEEDED') return make(code, code, message);
-  if (code === 'OAUTH_UNAVAILABLE' || code === 'KEY_SOURCE_UNAVAILABLE') {
+  if (code === 'OAUTH_UNAVAILABLE' || code === 'KEY_SOURCE_UNAVAILABLE' || code === 'DEADLINE_EXCEEDED') {
     return make('UPSTREAM_UNAVAILABLE', code, message, undefined, DEFAULT_RETRY_AFTER_SECONDS);
   }
   return make('INTERNAL', code, message);
@@ -131,7 +118,7 @@ function make(
   message = GENERIC_MESSAGES[code],
   retryAfterSeconds?: number,
 ): PublicError {
-  const { status, name } = PUBLIC_ERRORS[code];
+  const { status, name } = ERRORS[code];
   return {
     code,
     status,

@@ -1,3 +1,9 @@
+import type {
+  OAuthTokenResponse,
+  PostgresTokenResponse,
+  SnowflakeJwtResponse,
+  TokenResponse,
+} from '../api/schemas';
 import { tokenId } from '../audit/token-id';
 import type { Config, Connection } from '../config/schema';
 import type { Signer } from '../keys/signer';
@@ -28,30 +34,7 @@ export interface TokenVendorDeps {
   readonly now?: () => number;
 }
 
-export interface PostgresTokenResponse extends TokenLifetime {
-  readonly tokenType: 'snowflake-postgres';
-  readonly token: string;
-  readonly instance: string;
-  readonly username: string;
-  readonly connection: { readonly host: string; readonly port: number; readonly sslmode: string };
-}
-
-export interface SnowflakeJwtResponse extends TokenLifetime {
-  readonly tokenType: 'KEYPAIR_JWT';
-  readonly token: string;
-  readonly account: string;
-  readonly user: string;
-  readonly publicKeyFingerprint: string;
-}
-
-export interface OAuthTokenResponse extends TokenLifetime {
-  readonly tokenType: 'oauth-access-token';
-  readonly token: string;
-  readonly integration: string;
-  readonly scopes: readonly string[];
-}
-
-export type TokenResponse = PostgresTokenResponse | SnowflakeJwtResponse | OAuthTokenResponse;
+export type { OAuthTokenResponse, PostgresTokenResponse, SnowflakeJwtResponse, TokenResponse };
 
 /** What the audit trail records about a vend: everything but the token. */
 export interface VendAudit {
@@ -127,18 +110,22 @@ export class TokenVendor {
     deadline: number,
   ): Promise<VendOutcome> {
     const policy = this.#deps.config.tokens.postgres;
-    const { value, cache } = await this.#cache.get(target.cacheKey, policy.minRemainingSeconds * 1000, () =>
-      this.#timed(async () => {
-        const { sql } = this.#deps.connection(target.instance.connection);
-        return mintPostgresAccessToken(sql, {
-          instance: target.instance.instance,
-          username: target.username,
-          deadline,
-          refreshRatio: policy.refreshRatio,
-          now: this.#now,
-          queryTag: 'token-vendor',
-        });
-      }),
+    const { value, cache } = await this.#cache.get(
+      target.cacheKey,
+      policy.minRemainingSeconds * 1000,
+      () =>
+        this.#timed(async () => {
+          const { sql } = this.#deps.connection(target.instance.connection);
+          return mintPostgresAccessToken(sql, {
+            instance: target.instance.instance,
+            username: target.username,
+            deadline,
+            refreshRatio: policy.refreshRatio,
+            now: this.#now,
+            queryTag: 'token-vendor',
+          });
+        }),
+      deadline,
     );
     const token: PostgresAccessToken = value.token;
     const { instance } = target;
@@ -194,15 +181,18 @@ export class TokenVendor {
     deadline: number,
   ): Promise<VendOutcome> {
     const policy = this.#deps.config.tokens.oauth;
-    const { value, cache } = await this.#cache.get(target.cacheKey, policy.minRemainingSeconds * 1000, () =>
-      this.#timed(() => this.#deps.oauth(target.integrationName, target.scopes, deadline)),
+    const { value, cache } = await this.#cache.get(
+      target.cacheKey,
+      policy.minRemainingSeconds * 1000,
+      () => this.#timed(() => this.#deps.oauth(target.integrationName, target.scopes, deadline)),
+      deadline,
     );
     return {
       response: {
         tokenType: 'oauth-access-token',
         token: value.token.token,
         integration: target.integrationName,
-        scopes: value.token.scopes,
+        scopes: [...value.token.scopes],
         ...this.#ttl(value.token, policy.refreshRatio),
       },
       audit: auditOf(target, value, cache),

@@ -1,15 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lambda/config/load';
-import { NotAuthorizedError } from '../../lambda/vending/errors';
-import { authorize } from '../../lambda/vending/policy';
 import {
-  type Caller,
   OAuthRequestSchema,
   PostgresRequestSchema,
   SnowflakeJwtRequestSchema,
-  type VendRequest,
-} from '../../lambda/vending/request';
+} from '../../lambda/api/schemas';
+import { parseConfig } from '../../lambda/config/load';
+import { NotAuthorizedError } from '../../lambda/vending/errors';
+import { authorize } from '../../lambda/vending/policy';
+import type { Caller, VendRequest } from '../../lambda/vending/request';
 
 /**
  * Property: no request outside a grant is ever authorized, whatever the principal, names, case,

@@ -4,8 +4,8 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalGateway, startLocalGateway } from '../../infra/local/gateway';
-import type { LocalCredential } from '../../infra/local/sigv4';
+import { type LocalGateway, startLocalGateway } from '../../dev/local/gateway';
+import type { LocalCredential } from '../../dev/local/sigv4';
 
 /**
  * The local gateway attacked over a raw socket, with requests signed by the AWS SDK's own SigV4

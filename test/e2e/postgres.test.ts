@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresPasswordProvider, TokenVendorClient } from '../../client';
-import type { IssuedPostgresToken } from '../../emulator/state';
-import { type LocalStack, startLocalStack } from '../../infra/local/local-stack';
+import type { IssuedPostgresToken } from '../../dev/emulator/state';
+import { type LocalStack, startLocalStack } from '../../dev/local/local-stack';
 import { tempDir } from '../support/keys';
 import { postgresBinDir, startThrowawayCluster, type ThrowawayCluster } from '../support/postgres';
 

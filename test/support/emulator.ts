@@ -3,7 +3,7 @@ import {
   type SnowflakeEmulator,
   type SnowflakeEmulatorOptions,
   startSnowflakeEmulator,
-} from '../../emulator/server';
+} from '../../dev/emulator/server';
 import type { ConfigInput } from '../../lambda/config/schema';
 import type { Signer } from '../../lambda/keys/signer';
 import { SqlApiClient, type SqlApiClientOptions } from '../../lambda/snowflake/sql-api';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TokenVendorClient, TokenVendorClientError } from '../../../client';
-import { type LocalStack, startLocalStack } from '../../../infra/local/local-stack';
+import { type LocalStack, startLocalStack } from '../../../dev/local/local-stack';
 import type { AuditRecord } from '../../../lambda/audit/record';
 import { tempDir } from '../../support/keys';
 

@@ -7,9 +7,9 @@ import type { AuditRecord } from '../../../lambda/audit/record';
 import { parseConfig } from '../../../lambda/config/load';
 import { createHttpHandler } from '../../../lambda/handlers/http';
 import { createRotateKeyHandler, type RotationEvent } from '../../../lambda/handlers/rotate-key';
-import { createRuntime, type Runtime } from '../../../lambda/handlers/runtime';
 import { loadPrivateKey } from '../../../lambda/keys/private-key';
 import { parsePrivateKeySecret } from '../../../lambda/keys/secrets-manager-signer';
+import { createRuntime, type Runtime } from '../../../lambda/runtime';
 import { publicKeyFingerprint } from '../../../lambda/snowflake/fingerprint';
 import { type EmulatorFixture, emulatorFixture } from '../../support/emulator';
 import { lambdaContext, ROLE_ARN, ROLE_SESSION, restEvent } from '../../support/events';
@@ -133,7 +133,7 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
     expect(sm.stagesOf('tv/demo')[token]).toEqual(['AWSCURRENT']);
     expect(fingerprintOf('AWSPREVIOUS')).toBe(oldFingerprint);
     const slots = registered();
-    const { fingerprintOfBody } = await import('../../../emulator/state');
+    const { fingerprintOfBody } = await import('../../../dev/emulator/state');
     expect(fingerprintOfBody(slots[1]!)).toBe(oldFingerprint); // the old key stays in slot 1
     expect(fingerprintOfBody(slots[2]!)).toBe(newFingerprint); // the new key went to the free slot
     // The vending function's key cache now holds the new key (its SQL API JWT, signed earlier with the
@@ -211,7 +211,7 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
     const second = randomUUID();
     sm.startRotation('tv/demo', second);
     for (const step of STEPS) await rotate(event(step, second), lambdaContext());
-    const { fingerprintOfBody } = await import('../../../emulator/state');
+    const { fingerprintOfBody } = await import('../../../dev/emulator/state');
     const slots = registered();
     expect(fingerprintOfBody(slots[2]!)).toBe(afterFirst); // the previous key keeps its slot
     expect(fingerprintOfBody(slots[1]!)).toBe(fingerprintOf('AWSCURRENT')); // the original key's slot was reused

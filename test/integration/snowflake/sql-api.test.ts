@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Fault } from '../../../emulator/faults';
+import type { Fault } from '../../../dev/emulator/faults';
 import { SnowflakeError } from '../../../lambda/snowflake/errors';
 import { recordsOf } from '../../../lambda/snowflake/sql-api';
 import { USER_AGENT } from '../../../lambda/version';

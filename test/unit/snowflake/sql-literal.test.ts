@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readLiteral } from '../../../emulator/sql-literal';
+import { readLiteral } from '../../../dev/emulator/sql-literal';
 import { quoteLiteral } from '../../../lambda/snowflake/sql-literal';
 import { VERSION } from '../../../lambda/version';
 

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type EmulatorFixture, emulatorFixture } from '../../support/emulator';
-import { rsaKeyPair } from '../../support/keys';
-import { fp, rawJwt } from '../../support/raw-jwt';
+import { type EmulatorFixture, emulatorFixture } from '../../../support/emulator';
+import { rsaKeyPair } from '../../../support/keys';
+import { fp, rawJwt } from '../../../support/raw-jwt';
 
 /** Sends requests by hand so each rule of the emulator can be broken on purpose. */
 describe('Snowflake emulator strictness', () => {

@@ -4,9 +4,9 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PRINCIPAL_ARN, type LocalStack, startLocalStack } from '../../../infra/local/local-stack';
-import type { AuditRecord } from '../../../lambda/audit/record';
-import { tempDir, writeTempFile } from '../../support/keys';
+import { DEMO_PRINCIPAL_ARN, type LocalStack, startLocalStack } from '../../../../dev/local/local-stack';
+import type { AuditRecord } from '../../../../lambda/audit/record';
+import { tempDir, writeTempFile } from '../../../support/keys';
 
 const run = promisify(execFile);
 const BODY = JSON.stringify({ instance: 'reporting_server', username: 'reporting_user' });

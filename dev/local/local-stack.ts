@@ -1,13 +1,13 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type SnowflakeEmulator, startSnowflakeEmulator } from '../../emulator/server';
-import type { IssuedPostgresToken } from '../../emulator/state';
 import { AuditLog, type AuditSink } from '../../lambda/audit/audit-log';
 import { loadConfigFile, parseConfig } from '../../lambda/config/load';
 import type { Config } from '../../lambda/config/schema';
 import { createHttpHandler } from '../../lambda/handlers/http';
-import { createRuntime } from '../../lambda/handlers/runtime';
+import { createRuntime } from '../../lambda/runtime';
+import { type SnowflakeEmulator, startSnowflakeEmulator } from '../emulator/server';
+import type { IssuedPostgresToken } from '../emulator/state';
 import { type LocalGateway, startLocalGateway } from './gateway';
 import type { LocalCredential } from './sigv4';
 

@@ -1,8 +1,10 @@
 import * as z from 'zod/mini';
 
 /**
- * The name rules shared by the config and the request schemas, so a request can only name what a
- * config could define. Control (`\p{Cc}`) and format (`\p{Cf}`: zero-width, bidi overrides) characters
+ * The name rules of the API contract, shared with the config schema, so a request can only name what a
+ * config could define. Each rule is a regular expression where one can express it (so the JSON Schema,
+ * the OpenAPI document and API Gateway's request models carry it too), plus refinements for what a
+ * JSON Schema pattern cannot say portably (Unicode control and format characters, UTF-8 byte length). Control (`\p{Cc}`) and format (`\p{Cf}`: zero-width, bidi overrides) characters
  * are refused everywhere: they corrupt SQL literals, log lines and HTTP headers, and hide look-alikes.
  */
 export const noControl = (value: string) => !/[\p{Cc}\p{Cf}]/u.test(value);
@@ -21,20 +23,18 @@ export const ConfigName = z
  * (exact, `""` for a quote). Only ASCII is folded, and only after this check: `reporting_ſerver`
  * (U+017F, which `toUpperCase()` turns into `S`) is refused instead of matching `reporting_server`.
  */
-export const UNQUOTED_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,254}$/;
-const QUOTED_IDENTIFIER = /^"(?:[^"\p{Cc}\p{Cf}]|""){1,255}"$/u;
+const IDENTIFIER = /^(?:[A-Za-z_][A-Za-z0-9_$]{0,254}|"(?:[^"\x00-\x1F\x7F]|""){1,255}")$/;
+const INSTANCE_MESSAGE =
+  'must be a Snowflake identifier: ASCII letters, digits, _ and $ (starting with a letter or _), or a "double-quoted" name';
 export const InstanceName = z
   .string()
-  .check(
-    z.refine(
-      (v) => UNQUOTED_IDENTIFIER.test(v) || QUOTED_IDENTIFIER.test(v),
-      'must be a Snowflake identifier: ASCII letters, digits, _ and $ (starting with a letter or _), or a "double-quoted" name',
-    ),
-  );
+  .check(z.regex(IDENTIFIER, INSTANCE_MESSAGE), z.refine(noControl, INSTANCE_MESSAGE));
 
 /** A Postgres role name: case-sensitive (compared exactly, never folded), at most 63 bytes. */
 export const PostgresUserName = z.string().check(
   z.minLength(1),
+  z.maxLength(63),
+  z.regex(/^[^\x00-\x1F\x7F]+$/, 'must not contain control or format characters'),
   z.refine((v) => Buffer.byteLength(v, 'utf8') <= 63, 'must be at most 63 bytes (a PostgreSQL role name)'),
   z.refine(noControl, 'must not contain control or format characters'),
 );

@@ -3,7 +3,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type LocalCredential, verifySigV4 } from '../../../infra/local/sigv4';
+import { type LocalCredential, verifySigV4 } from '../../../../dev/local/sigv4';
 
 const credential: LocalCredential = {
   accessKeyId: 'AKIATESTKEY000000001',

@@ -3,17 +3,17 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AuditLog } from '../audit/audit-log';
-import { loadKms, loadSecretsManager } from '../aws/sdk';
-import { ConfigError } from '../config/errors';
-import { parseConfigText } from '../config/load';
-import type { Config } from '../config/schema';
-import { createSigner, type SignerClients } from '../keys/create-signer';
-import type { Signer } from '../keys/signer';
-import { oauthTokenSource } from '../oauth/token-source';
-import { defaultSqlApiBaseUrl } from '../snowflake/account';
-import { type RetryPolicy, SqlApiClient } from '../snowflake/sql-api';
-import { type SnowflakeConnection, TokenVendor } from '../vending/vendor';
+import { AuditLog } from './audit/audit-log';
+import { loadKms, loadSecretsManager } from './aws/sdk';
+import { ConfigError } from './config/errors';
+import { parseConfigText } from './config/load';
+import type { Config } from './config/schema';
+import { createSigner, type SignerClients } from './keys/create-signer';
+import type { Signer } from './keys/signer';
+import { oauthTokenSource } from './oauth/token-source';
+import { defaultSqlApiBaseUrl } from './snowflake/account';
+import { SqlApiClient, type SqlApiRetryPolicy } from './snowflake/sql-api';
+import { type SnowflakeConnection, TokenVendor } from './vending/vendor';
 
 export interface RuntimeOptions {
   readonly config: Config;
@@ -22,7 +22,7 @@ export interface RuntimeOptions {
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: Partial<SqlApiRetryPolicy>;
 }
 
 /** Everything a handler needs, built from one config. Connections and AWS clients are created on first use. */

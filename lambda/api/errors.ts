@@ -1,0 +1,64 @@
+/**
+ * The API's stable error codes, once: HTTP status, the PascalCase name Step Functions `Retry`/`Catch`
+ * on, and what each means. The HTTP handler, the direct handler, the CLI's exit codes, the client and
+ * the OpenAPI document all read this table.
+ */
+export const ERRORS = {
+  INVALID_REQUEST: {
+    status: 400,
+    name: 'InvalidRequest',
+    meaning: 'The body is not JSON, has unknown or missing fields, or a bad name.',
+  },
+  NOT_AUTHORIZED: {
+    status: 403,
+    name: 'NotAuthorized',
+    meaning:
+      'No grant for this principal and target (the same answer whether or not the target exists), or no IAM identity.',
+  },
+  UNKNOWN_TARGET: { status: 404, name: 'UnknownTarget', meaning: 'No such route.' },
+  PAYLOAD_TOO_LARGE: { status: 413, name: 'PayloadTooLarge', meaning: 'The body is over 64 KiB.' },
+  THROTTLED: {
+    status: 429,
+    name: 'Throttled',
+    meaning: 'Snowflake throttled the vendor past the deadline; retry after Retry-After seconds.',
+  },
+  SNOWFLAKE_REJECTED: {
+    status: 502,
+    name: 'SnowflakeRejected',
+    meaning: 'Snowflake refused the statement that mints the token (privileges, instance, user).',
+  },
+  SNOWFLAKE_AUTH_FAILED: {
+    status: 502,
+    name: 'SnowflakeAuthFailed',
+    meaning: "Snowflake refused the vendor's credentials for the connection (key not registered, clock).",
+  },
+  OAUTH_REJECTED: {
+    status: 502,
+    name: 'OAuthRejected',
+    meaning: 'The OAuth token endpoint refused the token request.',
+  },
+  OAUTH_SCOPE_EXCEEDED: {
+    status: 502,
+    name: 'OAuthScopeExceeded',
+    meaning: 'The token endpoint granted scopes beyond those requested; the token was discarded.',
+  },
+  UPSTREAM_UNAVAILABLE: {
+    status: 503,
+    name: 'UpstreamUnavailable',
+    meaning:
+      'Snowflake, KMS, Secrets Manager or the OAuth server failed past retries and the deadline; retry after Retry-After seconds.',
+  },
+  CONFIG_ERROR: {
+    status: 500,
+    name: 'ConfigError',
+    meaning: "The vendor's own key, secret or config cannot be used; the audit record has the detail.",
+  },
+  INTERNAL: { status: 500, name: 'Internal', meaning: 'A bug; the request id finds it in the service logs.' },
+} as const satisfies Record<string, { status: number; name: string; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Is `code` one of the API's codes? */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}

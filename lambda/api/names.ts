@@ -23,6 +23,7 @@ export const ConfigName = z
  * (exact, `""` for a quote). Only ASCII is folded, and only after this check: `reporting_ſerver`
  * (U+017F, which `toUpperCase()` turns into `S`) is refused instead of matching `reporting_server`.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters, in a pattern JSON Schema can carry
 const IDENTIFIER = /^(?:[A-Za-z_][A-Za-z0-9_$]{0,254}|"(?:[^"\x00-\x1F\x7F]|""){1,255}")$/;
 const INSTANCE_MESSAGE =
   'must be a Snowflake identifier: ASCII letters, digits, _ and $ (starting with a letter or _), or a "double-quoted" name';
@@ -34,6 +35,7 @@ export const InstanceName = z
 export const PostgresUserName = z.string().check(
   z.minLength(1),
   z.maxLength(63),
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters, in a pattern JSON Schema can carry
   z.regex(/^[^\x00-\x1F\x7F]+$/, 'must not contain control or format characters'),
   z.refine((v) => Buffer.byteLength(v, 'utf8') <= 63, 'must be at most 63 bytes (a PostgreSQL role name)'),
   z.refine(noControl, 'must not contain control or format characters'),

@@ -13,6 +13,8 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { apiGatewayModel } from '../lambda/api/openapi';
+import { ROUTES, TOKEN_TYPES } from '../lambda/api/routes';
 import type { Config, KeySource } from '../lambda/config/schema';
 import { kmsKeyResource, secretResource } from './arns';
 import { ExampleStateMachine } from './example-state-machine';
@@ -362,41 +364,22 @@ export class TokenVendor extends Construct {
       validateRequestParameters: true,
     });
     const integration = new apigw.LambdaIntegration(this.functions.http, { proxy: true });
-    const tokens = api.root.addResource('v1').addResource('tokens');
-    const name = { type: apigw.JsonSchemaType.STRING, minLength: 1, maxLength: 255 };
-    const models: Record<string, apigw.JsonSchema> = {
-      postgres: {
-        type: apigw.JsonSchemaType.OBJECT,
-        required: ['instance', 'username'],
-        additionalProperties: false,
-        properties: {
-          instance: name,
-          username: { ...name, maxLength: 63 },
-          connection: { ...name, maxLength: 64 },
-        },
-      },
-      'snowflake-jwt': {
-        type: apigw.JsonSchemaType.OBJECT,
-        required: ['connection'],
-        additionalProperties: false,
-        properties: { connection: { ...name, maxLength: 64 } },
-      },
-      oauth: {
-        type: apigw.JsonSchemaType.OBJECT,
-        required: ['integration'],
-        additionalProperties: false,
-        properties: {
-          integration: { ...name, maxLength: 64 },
-          scopes: { type: apigw.JsonSchemaType.ARRAY, maxItems: 50, items: { ...name, maxLength: 256 } },
-        },
-      },
-    };
-    for (const [route, schema] of Object.entries(models)) {
-      const model = api.addModel(`${pascal(route)}Request`, {
+    // Resources, methods and request models come from the API contract (lambda/api/), as does openapi.json.
+    for (const type of TOKEN_TYPES) {
+      const route = ROUTES[type];
+      const { $schema: _, ...schema } = apiGatewayModel(route.request);
+      const model = api.addModel(`${pascal(type)}Request`, {
         contentType: 'application/json',
-        schema: { schema: apigw.JsonSchemaVersion.DRAFT4, ...schema },
+        schema: { schema: apigw.JsonSchemaVersion.DRAFT4, ...(schema as apigw.JsonSchema) },
       });
-      tokens.addResource(route).addMethod('POST', integration, {
+      const resource = route.path
+        .split('/')
+        .filter(Boolean)
+        .reduce<apigw.IResource>(
+          (parent, part) => parent.getResource(part) ?? parent.addResource(part),
+          api.root,
+        );
+      resource.addMethod(route.method, integration, {
         authorizationType: apigw.AuthorizationType.IAM,
         requestValidator: validator,
         requestModels: { 'application/json': model },

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { openApiDocument } from '../../lambda/api/openapi';
+import { ROUTES, tokenTypeOf } from '../../lambda/api/routes';
 import { type LocalCredential, verifySigV4 } from './sigv4';
-
-/** The routes the deployed REST API has (all POST, all AWS_IAM). */
-export const ROUTES = ['/v1/tokens/postgres', '/v1/tokens/snowflake-jwt', '/v1/tokens/oauth'] as const;
 
 export type ProxyHandler = (
   event: APIGatewayProxyEvent,
@@ -87,8 +86,11 @@ export class LocalGateway {
       return apiGatewayError(res, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
     }
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    // The API's description is public, as a published spec is: served unsigned.
+    if (req.method === 'GET' && path === '/openapi.json') return serveOpenApi(res);
     // REST APIs answer an undefined resource or method with 403 Missing Authentication Token.
-    if (req.method !== 'POST' || !(ROUTES as readonly string[]).includes(path)) {
+    const tokenType = tokenTypeOf(path);
+    if (!tokenType || req.method !== ROUTES[tokenType].method) {
       return apiGatewayError(res, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
     }
     const headers = Object.fromEntries(
@@ -229,6 +231,18 @@ function restProxyEvent(
       },
     },
   };
+}
+
+let openApiText: string | undefined;
+
+function serveOpenApi(res: ServerResponse): void {
+  openApiText ??= `${JSON.stringify(openApiDocument(), null, 2)}\n`;
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(openApiText),
+    'x-amzn-RequestId': randomUUID(),
+  });
+  res.end(openApiText);
 }
 
 function apiGatewayError(res: ServerResponse, status: number, errorType: string, message: string): void {

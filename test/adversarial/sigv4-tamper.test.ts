@@ -5,6 +5,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalGateway, startLocalGateway } from '../../dev/local/gateway';
+import { openApiDocument } from '../../lambda/api/openapi';
 import type { LocalCredential } from '../../dev/local/sigv4';
 
 /**
@@ -242,6 +243,17 @@ describe('adversarial: SigV4 tamper matrix against the local gateway', () => {
     // Assess
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('serves the OpenAPI document unsigned at GET /openapi.json, and nothing else unsigned', async () => {
+    const spec = await fetch(`${gateway.url}/openapi.json`);
+    expect(spec.status).toBe(200);
+    expect(await spec.json()).toEqual(openApiDocument());
+    const unsigned = await fetch(`${gateway.url}${PATH}`, { method: 'POST', body: BODY });
+    expect(unsigned.status).toBe(403);
+    const post = await fetch(`${gateway.url}/openapi.json`, { method: 'POST', body: '{}' });
+    expect(post.status).toBe(403);
     expect(seen).toHaveLength(0);
   });
 

@@ -30,6 +30,11 @@ export interface Runtime {
   readonly config: Config;
   readonly vendor: TokenVendor;
   connection(name: string): SnowflakeConnection;
+  /**
+   * A SQL API client for connection `name` that signs with `signer` (the rotation's test step signs
+   * with the pending key), with every setting the connection's own client has.
+   */
+  sqlClient(name: string, signer: Signer): SqlApiClient;
   readonly secretsManager: () => SecretsManagerClient | Promise<SecretsManagerClient>;
   readonly kms: () => KMSClient | Promise<KMSClient>;
 }
@@ -60,6 +65,27 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const connections = new Map<string, SnowflakeConnection>();
   const assertionSigners = new Map<string, Signer>();
 
+  const sqlClient = (name: string, signer: Signer): SqlApiClient => {
+    const settings = config.connections[name];
+    if (!settings || !Object.hasOwn(config.connections, name))
+      throw new ConfigError(`No connection named "${name}".`);
+    return new SqlApiClient({
+      baseUrl: settings.apiBaseUrl ?? defaultSqlApiBaseUrl(settings.account),
+      account: settings.account,
+      user: settings.user,
+      signer,
+      role: settings.role,
+      warehouse: settings.warehouse,
+      database: settings.database,
+      schema: settings.schema,
+      jwtLifetimeSeconds: settings.jwtLifetimeSeconds,
+      statementTimeoutSeconds: settings.statementTimeoutSeconds,
+      fetch: options.fetch,
+      now: options.now,
+      retry: options.retry,
+    });
+  };
+
   const connection = (name: string): SnowflakeConnection => {
     let runtime = connections.get(name);
     if (!runtime) {
@@ -67,26 +93,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       if (!settings || !Object.hasOwn(config.connections, name))
         throw new ConfigError(`No connection named "${name}".`);
       const signer = createSigner(settings.key, clients);
-      runtime = {
-        name,
-        config: settings,
-        signer,
-        sql: new SqlApiClient({
-          baseUrl: settings.apiBaseUrl ?? defaultSqlApiBaseUrl(settings.account),
-          account: settings.account,
-          user: settings.user,
-          signer,
-          role: settings.role,
-          warehouse: settings.warehouse,
-          database: settings.database,
-          schema: settings.schema,
-          jwtLifetimeSeconds: settings.jwtLifetimeSeconds,
-          statementTimeoutSeconds: settings.statementTimeoutSeconds,
-          fetch: options.fetch,
-          now: options.now,
-          retry: options.retry,
-        }),
-      };
+      runtime = { name, config: settings, signer, sql: sqlClient(name, signer) };
       connections.set(name, runtime);
     }
     return runtime;
@@ -112,6 +119,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   return {
     config,
     connection,
+    sqlClient,
     secretsManager,
     kms,
     vendor: new TokenVendor({ config, connection, oauth, now: options.now }),

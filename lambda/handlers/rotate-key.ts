@@ -5,7 +5,6 @@ import type { AuditLog } from '../audit/audit-log';
 import { TokenVendorError } from '../errors';
 import { KeyRotation, type RotationStep, type StepResult } from '../rotation/rotate';
 import { auditLog, defaultRuntime, type Runtime } from '../runtime';
-import type { SqlApiRetryPolicy } from '../snowflake/sql-api';
 import { InvalidRequestError } from '../vending/errors';
 
 /** The event Secrets Manager sends a rotation function. */
@@ -21,8 +20,6 @@ export interface RotateKeyDeps {
   readonly runtime: () => Runtime | Promise<Runtime>;
   readonly audit: AuditLog;
   readonly now?: () => number;
-  readonly fetch?: typeof fetch;
-  readonly retry?: Partial<SqlApiRetryPolicy>;
 }
 
 /**
@@ -67,9 +64,8 @@ export function createRotateKeyHandler(deps: RotateKeyDeps) {
         secretsManager: await runtime.secretsManager(),
         connection: config,
         sql,
+        sqlWith: (signer) => runtime.sqlClient(name, signer),
         now,
-        fetch: deps.fetch,
-        retry: deps.retry,
       }).run(event.Step, event.SecretId, event.ClientRequestToken);
       if (event.Step === 'finishSecret') signer.refresh();
       record(

@@ -12,9 +12,9 @@ import { TokenVendorError } from '../errors';
 import { keySourceError } from '../keys/aws-errors';
 import { loadPrivateKey } from '../keys/private-key';
 import { parsePrivateKeySecret, SecretsManagerSigner } from '../keys/secrets-manager-signer';
-import { defaultSqlApiBaseUrl } from '../snowflake/account';
 import { publicKeyBody, publicKeyFingerprint } from '../snowflake/fingerprint';
-import { SqlApiClient, type SqlApiRetryPolicy } from '../snowflake/sql-api';
+import type { Signer } from '../keys/signer';
+import type { SqlApiClient } from '../snowflake/sql-api';
 import { describeUserKeys, setUserKey, slotOf } from '../snowflake/user-keys';
 
 export type RotationStep = 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
@@ -31,9 +31,9 @@ export interface KeyRotationDeps {
   /** The connection whose key the secret holds, and its SQL API client signing with the current key. */
   readonly connection: Connection;
   readonly sql: SqlApiClient;
-  readonly fetch?: typeof fetch;
+  /** The same connection's SQL API client signing with another key (the runtime's `sqlClient`). */
+  readonly sqlWith: (signer: Signer) => SqlApiClient;
   readonly now?: () => number;
-  readonly retry?: Partial<SqlApiRetryPolicy>;
 }
 
 /** What a step did, for the audit trail (no key material). */
@@ -151,18 +151,7 @@ export class KeyRotation {
       versionId: token,
       cacheTtlMs: 0,
     });
-    const sql = new SqlApiClient({
-      baseUrl: connection.apiBaseUrl ?? defaultSqlApiBaseUrl(connection.account),
-      account: connection.account,
-      user: connection.user,
-      signer,
-      role: connection.role,
-      warehouse: connection.warehouse,
-      statementTimeoutSeconds: connection.statementTimeoutSeconds,
-      fetch: this.deps.fetch,
-      now: this.deps.now,
-      retry: this.deps.retry,
-    });
+    const sql = this.deps.sqlWith(signer);
     const result = await sql.execute('SELECT CURRENT_USER()');
     const who = result.rows[0]?.[0];
     if (who?.toUpperCase() !== connection.user.toUpperCase()) {

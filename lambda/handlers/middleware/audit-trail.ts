@@ -42,7 +42,7 @@ export function auditTrail(options: AuditTrailOptions): middy.MiddlewareObj {
   const { audit, metrics, trigger, now } = { ...defaults, ...options };
 
   const base = (request: middy.Request) => {
-    const invocation = invocationOf(request.context as never, trigger, now);
+    const invocation = invocationOf(request.context, trigger, now);
     const caller = invocation.caller;
     return {
       invocation,
@@ -63,7 +63,7 @@ export function auditTrail(options: AuditTrailOptions): middy.MiddlewareObj {
 
   return {
     before: (request) => {
-      invocationOf(request.context as never, trigger, now);
+      invocationOf(request.context, trigger, now);
     },
     after: (request) => {
       const { invocation, record } = base(request);

@@ -32,7 +32,7 @@ export function httpCaller(options: { now?: () => number } = {}): middy.Middlewa
   const { now } = { ...defaults, ...options };
   return {
     before: (request) => {
-      const invocation = invocationOf(request.context as never, 'http', now);
+      const invocation = invocationOf(request.context, 'http', now);
       const context = request.event?.requestContext;
       if (context?.requestId) invocation.requestId = context.requestId;
       const principalArn = context?.identity?.userArn ?? context?.authorizer?.iam?.userArn ?? undefined;

@@ -22,7 +22,7 @@ export function httpErrorResponse(options: { now?: () => number } = {}): middy.M
   const { now } = { ...defaults, ...options };
   return {
     onError: (request) => {
-      const { requestId } = invocationOf(request.context as never, 'http', now);
+      const { requestId } = invocationOf(request.context, 'http', now);
       const mapped = publicError(request.error);
       request.response = {
         statusCode: mapped.status,

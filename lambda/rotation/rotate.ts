@@ -12,8 +12,8 @@ import { TokenVendorError } from '../errors';
 import { keySourceError } from '../keys/aws-errors';
 import { loadPrivateKey } from '../keys/private-key';
 import { parsePrivateKeySecret, SecretsManagerSigner } from '../keys/secrets-manager-signer';
-import { publicKeyBody, publicKeyFingerprint } from '../snowflake/fingerprint';
 import type { Signer } from '../keys/signer';
+import { publicKeyBody, publicKeyFingerprint } from '../snowflake/fingerprint';
 import type { SqlApiClient } from '../snowflake/sql-api';
 import { describeUserKeys, setUserKey, slotOf } from '../snowflake/user-keys';
 

@@ -7,6 +7,7 @@ import {
   parseRetryAfter,
   type RetryPolicy,
 } from '../retry';
+import { SingleFlight } from '../single-flight';
 import { USER_AGENT } from '../version';
 import { SnowflakeError, SnowflakeErrorCode } from './errors';
 import { type KeyPairJwt, mintKeyPairJwt } from './jwt';
@@ -134,7 +135,7 @@ export class SqlApiClient {
   readonly #uuid: () => string;
   readonly #baseUrl: string;
   #jwt: KeyPairJwt | undefined;
-  #jwtInflight: Promise<KeyPairJwt> | undefined;
+  readonly #jwtFlight = new SingleFlight<'jwt', KeyPairJwt>();
 
   constructor(options: SqlApiClientOptions) {
     this.#options = options;
@@ -349,28 +350,22 @@ export class SqlApiClient {
     }
   }
 
-  #currentJwt(): Promise<KeyPairJwt> {
+  async #currentJwt(): Promise<KeyPairJwt> {
     const cached = this.#jwt;
-    if (cached && this.#now() < cached.refreshAt.getTime()) return Promise.resolve(cached);
-    if (!this.#jwtInflight) {
-      const inflight = mintKeyPairJwt({
+    if (cached && this.#now() < cached.refreshAt.getTime()) return cached;
+    const { value } = await this.#jwtFlight.run('jwt', async () => {
+      const jwt = await mintKeyPairJwt({
         account: this.#options.account,
         user: this.#options.user,
         signer: this.#options.signer,
         lifetimeSeconds: this.#options.jwtLifetimeSeconds,
         refreshRatio: JWT_RENEW_RATIO,
         now: this.#now,
-      }).then((jwt) => {
-        this.#jwt = jwt;
-        return jwt;
       });
-      this.#jwtInflight = inflight;
-      const clear = () => {
-        if (this.#jwtInflight === inflight) this.#jwtInflight = undefined;
-      };
-      inflight.then(clear, clear);
-    }
-    return this.#jwtInflight;
+      this.#jwt = jwt;
+      return jwt;
+    });
+    return value;
   }
 
   #result(json: Record<string, unknown>, state: CallState): StatementResult {

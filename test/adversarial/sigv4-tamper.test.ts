@@ -5,8 +5,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalGateway, startLocalGateway } from '../../dev/local/gateway';
-import { openApiDocument } from '../../lambda/api/openapi';
 import type { LocalCredential } from '../../dev/local/sigv4';
+import { openApiDocument } from '../../lambda/api/openapi';
 
 /**
  * The local gateway attacked over a raw socket, with requests signed by the AWS SDK's own SigV4

@@ -21,16 +21,35 @@ function sources(dir: string): string[] {
 /** Every module a file imports: static, dynamic and re-exports; relative ones resolved to repo paths. */
 function importsOf(file: string): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
-  const specs = [...text.matchAll(/(?:^|\s)(?:import|export)[^'"`;]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)].map(
-    (m) => (m[1] ?? m[2])!,
+  const specs = [
+    ...text.matchAll(
+      /(?:^|\s)(?:import|export)[^'"`;]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm,
+    ),
+  ].map((m) => (m[1] ?? m[2])!);
+  return specs.map((spec) =>
+    spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)) : `pkg:${spec}`,
   );
-  return specs.map((spec) => (spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)) : `pkg:${spec}`));
 }
 
 const rules: [string, (file: string) => boolean, RegExp, string][] = [
-  ['lambda/', (f) => f.startsWith('lambda/'), /^(dev|infra|cli|client|test|bench)\/|^pkg:(aws-cdk-lib|constructs|cdk-nag)/, 'runtime code'],
-  ['client/', (f) => f.startsWith('client/'), /^(dev|infra|cli|test|bench)\/|^lambda\/(handlers|vending|snowflake|oauth|keys|rotation|audit|runtime)/, 'the client (contract, retry, single-flight and config/url only)'],
-  ['lambda/api/', (f) => f.startsWith('lambda/api/'), /^lambda\/(?!api\/|version$)/, 'the contract (it sits at the bottom)'],
+  [
+    'lambda/',
+    (f) => f.startsWith('lambda/'),
+    /^(dev|infra|cli|client|test|bench)\/|^pkg:(aws-cdk-lib|constructs|cdk-nag)/,
+    'runtime code',
+  ],
+  [
+    'client/',
+    (f) => f.startsWith('client/'),
+    /^(dev|infra|cli|test|bench)\/|^lambda\/(handlers|vending|snowflake|oauth|keys|rotation|audit|runtime)/,
+    'the client (contract, retry, single-flight and config/url only)',
+  ],
+  [
+    'lambda/api/',
+    (f) => f.startsWith('lambda/api/'),
+    /^lambda\/(?!api\/|version$)/,
+    'the contract (it sits at the bottom)',
+  ],
   ['infra/', (f) => f.startsWith('infra/'), /^(dev|cli|client|test|bench)\//, 'CDK code'],
 ];
 
@@ -44,9 +63,11 @@ describe('import graph', () => {
   });
 
   it.each(rules)('%s imports nothing it must not', (_name, applies, forbidden, what) => {
-    const violations = files
-      .filter(applies)
-      .flatMap((file) => importsOf(file).filter((target) => forbidden.test(target)).map((t) => `${file} → ${t}`));
+    const violations = files.filter(applies).flatMap((file) =>
+      importsOf(file)
+        .filter((target) => forbidden.test(target))
+        .map((t) => `${file} → ${t}`),
+    );
     expect(violations, `${what} must not import these`).toEqual([]);
   });
 

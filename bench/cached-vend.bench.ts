@@ -6,6 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { startSnowflakeEmulator } from '../dev/emulator/server';
+import { ROUTES } from '../lambda/api/routes';
 import { AuditLog } from '../lambda/audit/audit-log';
 import { parseConfig } from '../lambda/config/load';
 import { createHttpHandler } from '../lambda/handlers/http';
@@ -56,8 +57,8 @@ export async function cachedVendBench(): Promise<{ ratio: number; pass: boolean 
   });
   const body = JSON.stringify({ instance: 'reporting_server', username: 'reporting_user' });
   const event = {
-    resource: '/v1/tokens/postgres',
-    path: '/v1/tokens/postgres',
+    resource: ROUTES.postgres.path,
+    path: ROUTES.postgres.path,
     httpMethod: 'POST',
     body,
     isBase64Encoded: false,

@@ -6,6 +6,7 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { startLocalStack } from '../dev/local/local-stack';
+import { ROUTES } from '../lambda/api/routes';
 import { printTable, round, writeResults } from './measure';
 import { tempDirFor } from './temp';
 
@@ -44,7 +45,7 @@ export async function gatewayBench(): Promise<{ pass: boolean }> {
     );
   });
   await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
-  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/v1/tokens/postgres`;
+  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}${ROUTES.postgres.path}`;
 
   const write = process.stdout.write;
   const stack = await startLocalStack({
@@ -53,7 +54,7 @@ export async function gatewayBench(): Promise<{ pass: boolean }> {
     auditSink: { info: (m, a) => JSON.stringify({ m, a }) },
   });
   try {
-    const url = new URL('/v1/tokens/postgres', stack.gateway.url);
+    const url = new URL(ROUTES.postgres.path, stack.gateway.url);
     const credential = stack.credentials[0]!;
     const signer = new SignatureV4({
       service: 'execute-api',

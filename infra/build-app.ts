@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { App, CfnOutput, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { ROUTES } from '../lambda/api/routes';
 import { ConfigError, parseConfigText } from '../lambda/config/load';
 import { TokenVendorStack } from './stack';
 
@@ -33,7 +34,7 @@ export function buildApp(context: Record<string, unknown> = {}, app = new App({ 
   });
   new CfnOutput(stack, 'ApiUrl', {
     value: stack.vendor.api.url,
-    description: 'Base URL; POST {ApiUrl}v1/tokens/postgres',
+    description: `Base URL; ${ROUTES.postgres.method} {ApiUrl}${ROUTES.postgres.path.slice(1)}`,
   });
   new CfnOutput(stack, 'DirectFunctionArn', {
     value: stack.vendor.functions.direct.functionArn,

@@ -303,7 +303,7 @@ export class TokenVendor extends Construct {
       encryptionKey: this.key,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const invoke = 'execute-api:/*/POST/v1/tokens/*';
+    const invoke = TOKEN_TYPES.map((type) => `execute-api:/*/${ROUTES[type].method}${ROUTES[type].path}`);
     const policy = new iam.PolicyDocument({
       statements:
         principals.length === 0
@@ -320,7 +320,7 @@ export class TokenVendor extends Construct {
               new iam.PolicyStatement({
                 principals: [new iam.AnyPrincipal()],
                 actions: ['execute-api:Invoke'],
-                resources: [invoke],
+                resources: invoke,
                 conditions: { ArnEquals: { 'aws:PrincipalArn': principals } },
               }),
               new iam.PolicyStatement({

@@ -1,6 +1,7 @@
 import { isAbsolute, join, relative } from 'node:path';
 import { makePrivateDirectory, startLocalStack } from '../../dev/local/local-stack';
 import type { LocalCredential } from '../../dev/local/sigv4';
+import { ROUTES } from '../../lambda/api/routes';
 import { parseFlags, seconds } from '../args';
 import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';
@@ -77,7 +78,7 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     stack.emulator ? `  snowflake    emulator at ${stack.emulator.url}` : '  snowflake    as the config says',
     '',
     'Try:',
-    `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${fromFile}" -H 'content-type: application/json' -d '{"instance":"reporting_server","username":"reporting_user"}' ${endpoint}/v1/tokens/postgres`,
+    `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${fromFile}" -H 'content-type: application/json' -d '${JSON.stringify(ROUTES.postgres.example)}' ${endpoint}${ROUTES.postgres.path}`,
     `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance reporting_server --username reporting_user`,
     `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection demo --json`,
     `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration demo-oauth`,

@@ -89,33 +89,11 @@ export function publicError(error: unknown): PublicError {
 const CALLER_FACING = new Set(['INVALID_REQUEST', 'NOT_AUTHORIZED', 'UNKNOWN_TARGET', 'PAYLOAD_TOO_LARGE']);
 const INTERNAL_DETAIL = 'an unexpected error (see errorCause)';
 
-/** What a caller is told for each code whose detail stays in the audit record. */
-const GENERIC_MESSAGES: Readonly<Record<PublicErrorCode, string>> = {
-  INVALID_REQUEST: 'The request is invalid.',
-  NOT_AUTHORIZED: 'The caller is not granted this target.',
-  UNKNOWN_TARGET: 'No such route.',
-  PAYLOAD_TOO_LARGE: 'The request body is too large.',
-  THROTTLED: 'Snowflake is throttling the vendor; retry after the Retry-After delay.',
-  SNOWFLAKE_REJECTED:
-    'Snowflake refused the statement that mints this token; an operator can find the reason in the audit log by the request id.',
-  SNOWFLAKE_AUTH_FAILED:
-    "Snowflake refused the vendor's credentials for this connection; an operator must check its key (the audit log has the reason under the request id).",
-  OAUTH_REJECTED:
-    'The OAuth token endpoint refused the token request; an operator can find the reason in the audit log by the request id.',
-  OAUTH_SCOPE_EXCEEDED:
-    'The OAuth token endpoint granted scopes beyond those requested, so the token was not vended.',
-  UPSTREAM_UNAVAILABLE:
-    'An upstream service (Snowflake, the OAuth token endpoint or AWS) did not answer usefully in time; retry after the Retry-After delay.',
-  CONFIG_ERROR:
-    'The vendor is misconfigured for this target; an operator must fix it (the audit log has the reason under the request id).',
-  INTERNAL: 'Internal error. The request id identifies it in the service logs.',
-};
-
 function make(
   code: PublicErrorCode,
   cause: string,
   detail: string,
-  message = GENERIC_MESSAGES[code],
+  message: string = ERRORS[code].message,
   retryAfterSeconds?: number,
 ): PublicError {
   const { status, name } = ERRORS[code];

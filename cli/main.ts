@@ -1,3 +1,4 @@
+import { VERSION } from '../lambda/version';
 import * as fingerprintCommand from './commands/fingerprint';
 import * as getCommand from './commands/get';
 import * as jwtCommand from './commands/jwt';
@@ -30,6 +31,8 @@ function help(): string {
     'Usage:',
     ...lines,
     '',
+    '  token-vendor --version   |   token-vendor <command> --help',
+    '',
     'Exit codes: 0 success, 2 bad usage or input, 3 rejected by Snowflake/OAuth, 4 upstream error, 1 other.',
     '',
   ].join('\n');
@@ -50,8 +53,21 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(help());
     return ExitCode.Ok;
   }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`token-vendor ${VERSION}\n`);
+    return ExitCode.Ok;
+  }
+  // `<command> --help` prints that command's usage (before its flags are parsed, so never an error).
+  if (
+    name !== undefined &&
+    Object.hasOwn(COMMANDS, name) &&
+    (args.includes('--help') || args.includes('-h'))
+  ) {
+    io.stdout.write(`Usage: token-vendor ${COMMANDS[name]!.usage}\n`);
+    return ExitCode.Ok;
+  }
   try {
-    const command = name === undefined ? undefined : COMMANDS[name];
+    const command = name === undefined || !Object.hasOwn(COMMANDS, name) ? undefined : COMMANDS[name];
     if (!command) {
       throw new UsageError(
         name === undefined

@@ -162,3 +162,21 @@ describe('adversarial: the serve banner', () => {
     for (const c of list) expect(stderr).not.toContain(c.secretAccessKey);
   });
 });
+
+describe('CLI help and version', () => {
+  it.each(['fingerprint', 'jwt', 'get', 'serve', 'postgres-token', 'rotation-check', 'token-id'])(
+    '%s --help prints its usage and exits 0',
+    async (command) => {
+      const result = await cli([command, '--help']);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      expect(result.stdout).toMatch(new RegExp(`^Usage: token-vendor ${command}\\b`));
+    },
+  );
+
+  it('--version prints the package version; an inherited property name is no command', async () => {
+    const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
+    expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: `token-vendor ${version}\n` });
+    expect((await cli(['constructor'])).code).toBe(2);
+    expect((await cli(['__proto__', '--help'])).code).toBe(2);
+  });
+});

@@ -25,6 +25,24 @@ describe('HTTP handler (REST v1 and HTTP API v2) through the real vendor and the
     return { ...response, json: JSON.parse(response.body) };
   };
 
+  it('audits the configured target a differently-spelled request resolved to; look-alikes are a 400', async () => {
+    // Act
+    const upper = await call(
+      restEvent('/v1/tokens/postgres', { ...pgBody, instance: 'REPORTING_SERVER' }, ROLE_SESSION),
+    );
+    const lookAlike = await call(
+      restEvent('/v1/tokens/postgres', { ...pgBody, instance: 'reporting_\u017Ferver' }, ROLE_SESSION),
+    );
+    // Assess
+    expect(upper.statusCode).toBe(200);
+    expect(h.records[0]).toMatchObject({
+      target: { instance: 'REPORTING_SERVER' },
+      resolved: { connection: 'demo', instance: 'reporting_server', username: 'reporting_user' },
+    });
+    expect(lookAlike.statusCode).toBe(400);
+    expect(lookAlike.json.error.code).toBe('INVALID_REQUEST');
+  });
+
   it('vends a Postgres token to an assumed role granted by its role ARN (path dropped), with TTL and connection info', async () => {
     // Act
     const res = await call(restEvent('/v1/tokens/postgres', pgBody, ROLE_SESSION));

@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
+    // Removes the temp directories (and test keys) each test file created.
+    setupFiles: ['test/support/cleanup.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // Tests spawn openssl, the CLI and HTTP servers; two workers match the 2-core machine.

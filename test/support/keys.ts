@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -29,9 +29,21 @@ export function encryptedPkcs8(privateKey: KeyObject, passphrase: string): strin
   return privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }).toString();
 }
 
-/** A private temp directory for key files; the OS cleans it, and nothing lands in the repository. */
+const created: string[] = [];
+
+/**
+ * A private temp directory for key files, removed when the test file finishes (`test/support/cleanup.ts`,
+ * a vitest setup file): no test key outlives its test file, and nothing lands in the repository.
+ */
 export function tempDir(prefix = 'token-vendor-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+
+/** Remove every directory {@link tempDir} created in this test file. */
+export function removeTempDirs(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Write `content` to a file in a fresh temp dir (mode 0600) and return its path. */

@@ -65,10 +65,15 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const connections = new Map<string, SnowflakeConnection>();
   const assertionSigners = new Map<string, Signer>();
 
-  const sqlClient = (name: string, signer: Signer): SqlApiClient => {
+  const settingsOf = (name: string) => {
     const settings = config.connections[name];
     if (!settings || !Object.hasOwn(config.connections, name))
       throw new ConfigError(`No connection named "${name}".`);
+    return settings;
+  };
+
+  const sqlClient = (name: string, signer: Signer): SqlApiClient => {
+    const settings = settingsOf(name);
     return new SqlApiClient({
       baseUrl: settings.apiBaseUrl ?? defaultSqlApiBaseUrl(settings.account),
       account: settings.account,
@@ -89,9 +94,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const connection = (name: string): SnowflakeConnection => {
     let runtime = connections.get(name);
     if (!runtime) {
-      const settings = config.connections[name];
-      if (!settings || !Object.hasOwn(config.connections, name))
-        throw new ConfigError(`No connection named "${name}".`);
+      const settings = settingsOf(name);
       const signer = createSigner(settings.key, clients);
       runtime = { name, config: settings, signer, sql: sqlClient(name, signer) };
       connections.set(name, runtime);

@@ -280,7 +280,6 @@ export type OAuthIntegration = z.output<typeof OAuthIntegrationSchema>;
 export type Grant = z.output<typeof GrantSchema>;
 export type Targets = Config['directInvoke'];
 
-export { InstanceName, PostgresUserName } from '../api/names';
 export { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
 
 type Report = (path: (string | number)[], message: string) => void;

@@ -3,6 +3,7 @@ import { urlProblem } from '../lambda/config/url';
 import { FileSigner } from '../lambda/keys/file-signer';
 import { UsageError } from './errors';
 import type { CliIo } from './io';
+import { type CommandName, parseOptions, type SPECS } from './specs';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -23,7 +24,7 @@ export function parseFlags<const O extends Options>(
   try {
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
-    throw new UsageError(`${command}: ${(error as Error).message}. Run "token-vendor --help".`);
+    throw new UsageError(`${command}: ${(error as Error).message}. Run "token-vendor ${command} --help".`);
   }
 }
 
@@ -35,6 +36,33 @@ export function checkedUrl(value: string, flag: string, command: string): string
   const problem = urlProblem(value);
   if (problem) throw new UsageError(`${command}: ${flag} ${problem}.`);
   return value;
+}
+
+type Flags<N extends CommandName> = (typeof SPECS)[N]['flags'];
+/** The parsed values of a command's flags, typed from its spec. */
+export type FlagValues<N extends CommandName> = {
+  [K in keyof Flags<N>]?: Flags<N>[K] extends { type: 'boolean' }
+    ? boolean
+    : Flags<N>[K] extends { multiple: true }
+      ? string[]
+      : string;
+};
+
+/**
+ * Parse a command's arguments with the flags its spec declares (`specs.ts`), strictly.
+ *
+ * @example
+ * ```ts
+ * const { values } = parseCommand('jwt', args); // values.account: string | undefined
+ * ```
+ */
+export function parseCommand<N extends CommandName>(
+  name: N,
+  args: string[],
+  allowPositionals = false,
+): { values: FlagValues<N>; positionals: string[] } {
+  const { values, positionals } = parseFlags(args, parseOptions(name), name, allowPositionals);
+  return { values: values as FlagValues<N>, positionals };
 }
 
 /** A flag that must be present. */
@@ -63,12 +91,6 @@ export function seconds(value: string | undefined, flag: string, command: string
   if (!/^\d+$/.test(value)) throw new UsageError(`${command}: --${flag} must be a whole number of seconds.`);
   return Number(value);
 }
-
-/** The flags of every command that signs with a local key file. */
-export const KEY_FLAGS = {
-  'private-key-file': { type: 'string' },
-  'passphrase-env': { type: 'string' },
-} as const;
 
 /** The signer over `--private-key-file` (required) and `--passphrase-env` (optional). */
 export function fileSignerFrom(

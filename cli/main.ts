@@ -1,36 +1,31 @@
 import { VERSION } from '../lambda/version';
-import * as fingerprintCommand from './commands/fingerprint';
-import * as getCommand from './commands/get';
-import * as jwtCommand from './commands/jwt';
-import * as postgresTokenCommand from './commands/postgres-token';
-import * as rotationCheckCommand from './commands/rotation-check';
-import * as serveCommand from './commands/serve';
-import * as tokenIdModule from './commands/token-id';
 import { errorLine, exitCodeFor, UsageError } from './errors';
 import { type CliIo, ExitCode } from './io';
+import { type CommandName, helpOf, isCommand, SPECS, usageOf } from './specs';
 
 /** A command returns its exit code, or nothing for success. */
-type Command = {
-  run: (args: string[], io: CliIo) => Promise<number | undefined> | Promise<void>;
-  usage: string;
-};
+type Run = (args: string[], io: CliIo) => Promise<number | undefined | void>;
 
-const COMMANDS: Record<string, Command> = {
-  fingerprint: { run: fingerprintCommand.fingerprint, usage: fingerprintCommand.usage },
-  jwt: { run: jwtCommand.jwt, usage: jwtCommand.usage },
-  get: { run: getCommand.get, usage: getCommand.usage },
-  serve: { run: (args, io) => serveCommand.serve(args, io), usage: serveCommand.usage },
-  'postgres-token': { run: postgresTokenCommand.postgresToken, usage: postgresTokenCommand.usage },
-  'rotation-check': { run: rotationCheckCommand.rotationCheck, usage: rotationCheckCommand.usage },
-  'token-id': { run: tokenIdModule.tokenIdCommand, usage: tokenIdModule.usage },
+// Each command's code (and the SDKs it needs) loads only when that command runs: `--help` and
+// `--version` stay fast.
+const COMMANDS: Record<CommandName, () => Promise<Run>> = {
+  fingerprint: async () => (await import('./commands/fingerprint')).fingerprint,
+  jwt: async () => (await import('./commands/jwt')).jwt,
+  get: async () => (await import('./commands/get')).get,
+  serve: async () => {
+    const { serve } = await import('./commands/serve');
+    return (args, io) => serve(args, io);
+  },
+  'postgres-token': async () => (await import('./commands/postgres-token')).postgresToken,
+  'rotation-check': async () => (await import('./commands/rotation-check')).rotationCheck,
+  'token-id': async () => (await import('./commands/token-id')).tokenIdCommand,
 };
 
 function help(): string {
-  const lines = Object.values(COMMANDS).map((c) => `  token-vendor ${c.usage}`);
+  const names = Object.keys(SPECS) as CommandName[];
   return [
     'Usage:',
-    ...lines,
-    '',
+    ...names.map((name) => `  token-vendor ${usageOf(name)}`),
     '  token-vendor --version   |   token-vendor <command> --help',
     '',
     'Exit codes: 0 success, 2 bad usage or input, 3 rejected by Snowflake/OAuth, 4 upstream error, 1 other.',
@@ -57,25 +52,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(`token-vendor ${VERSION}\n`);
     return ExitCode.Ok;
   }
-  // `<command> --help` prints that command's usage (before its flags are parsed, so never an error).
-  if (
-    name !== undefined &&
-    Object.hasOwn(COMMANDS, name) &&
-    (args.includes('--help') || args.includes('-h'))
-  ) {
-    io.stdout.write(`Usage: token-vendor ${COMMANDS[name]!.usage}\n`);
+  // `<command> --help`: generated from the command's flags, before they are parsed (never an error).
+  if (isCommand(name) && (args.includes('--help') || args.includes('-h'))) {
+    io.stdout.write(helpOf(name));
     return ExitCode.Ok;
   }
   try {
-    const command = name === undefined || !Object.hasOwn(COMMANDS, name) ? undefined : COMMANDS[name];
-    if (!command) {
+    if (!isCommand(name)) {
       throw new UsageError(
         name === undefined
           ? 'no command given. Run "token-vendor --help".'
           : `unknown command "${name}". Run "token-vendor --help".`,
       );
     }
-    return (await command.run(args, io)) ?? ExitCode.Ok;
+    return (await (await COMMANDS[name]())(args, io)) ?? ExitCode.Ok;
   } catch (error) {
     io.stderr.write(`${errorLine(error)}\n`);
     return exitCodeFor(error);

@@ -1,13 +1,10 @@
 import { TokenVendorClient } from '../../client/client';
 import { TokenVendorClientError } from '../../client/types';
 import { TokenVendorError } from '../../lambda/errors';
-import { checkedUrl, parseFlags, required } from '../args';
+import { checkedUrl, parseCommand, required } from '../args';
 import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
-
-export const usage =
-  'get postgres|snowflake-jwt|oauth [--endpoint URL] [--region R] [--credentials F] [--instance I --username U] [--connection C] [--integration N --scope S…] [--json]';
 
 /**
  * `token-vendor get …`: a SigV4-signed call to a deployed or local Token Vendor through the client
@@ -19,21 +16,7 @@ export async function get(args: string[], io: CliIo): Promise<void> {
   if (kind !== 'postgres' && kind !== 'snowflake-jwt' && kind !== 'oauth') {
     throw new UsageError('get: say what to get: postgres, snowflake-jwt or oauth.');
   }
-  const { values } = parseFlags(
-    rest,
-    {
-      endpoint: { type: 'string' },
-      region: { type: 'string' },
-      credentials: { type: 'string' },
-      instance: { type: 'string' },
-      username: { type: 'string' },
-      connection: { type: 'string' },
-      integration: { type: 'string' },
-      scope: { type: 'string', multiple: true },
-      json: { type: 'boolean' },
-    },
-    `get ${kind}`,
-  );
+  const { values } = parseCommand('get', rest);
   const endpoint = checkedUrl(
     values.endpoint ?? io.env.TOKEN_VENDOR_ENDPOINT ?? 'http://127.0.0.1:8787',
     values.endpoint ? '--endpoint' : 'TOKEN_VENDOR_ENDPOINT',

@@ -1,23 +1,10 @@
 import { mintKeyPairJwt } from '../../lambda/snowflake/jwt';
-import { fileSignerFrom, KEY_FLAGS, parseFlags, required, seconds } from '../args';
+import { fileSignerFrom, parseCommand, required, seconds } from '../args';
 import type { CliIo } from '../io';
-
-export const usage =
-  'jwt --account A --user U --private-key-file F [--passphrase-env VAR] [--lifetime S] [--json]';
 
 /** `token-vendor jwt`: mint a key-pair JWT; stdout carries the JWT alone, or JSON with TTL fields. */
 export async function jwt(args: string[], io: CliIo): Promise<void> {
-  const { values } = parseFlags(
-    args,
-    {
-      account: { type: 'string' },
-      user: { type: 'string' },
-      ...KEY_FLAGS,
-      lifetime: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    'jwt',
-  );
+  const { values } = parseCommand('jwt', args);
   const signer = fileSignerFrom(values, io, 'jwt');
   const minted = await mintKeyPairJwt({
     account: required(values.account, 'account', 'jwt'),

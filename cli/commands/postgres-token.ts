@@ -1,29 +1,12 @@
 import { defaultSqlApiBaseUrl } from '../../lambda/snowflake/account';
 import { mintPostgresAccessToken } from '../../lambda/snowflake/postgres-token';
 import { SqlApiClient } from '../../lambda/snowflake/sql-api';
-import { checkedUrl, fileSignerFrom, KEY_FLAGS, parseFlags, required } from '../args';
+import { checkedUrl, fileSignerFrom, parseCommand, required } from '../args';
 import type { CliIo } from '../io';
-
-export const usage =
-  'postgres-token --account A --user U --private-key-file F --instance I --pg-user P [--api-url URL] [--role R] [--warehouse W] [--passphrase-env VAR] [--json]';
 
 /** `token-vendor postgres-token`: mint a Snowflake Postgres access token through the SQL API. */
 export async function postgresToken(args: string[], io: CliIo): Promise<void> {
-  const { values } = parseFlags(
-    args,
-    {
-      account: { type: 'string' },
-      user: { type: 'string' },
-      ...KEY_FLAGS,
-      instance: { type: 'string' },
-      'pg-user': { type: 'string' },
-      'api-url': { type: 'string' },
-      role: { type: 'string' },
-      warehouse: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    'postgres-token',
-  );
+  const { values } = parseCommand('postgres-token', args);
   const account = required(values.account, 'account', 'postgres-token');
   const sql = new SqlApiClient({
     baseUrl: values['api-url']

@@ -2,22 +2,16 @@ import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../../lambda/config/load';
 import { checkKeys } from '../../lambda/rotation/check';
 import { createRuntime } from '../../lambda/runtime';
-import { parseFlags } from '../args';
+import { parseCommand } from '../args';
 import { UsageError } from '../errors';
 import { type CliIo, ExitCode } from '../io';
-
-export const usage = 'rotation-check [--config F] [--json]   (default config: .local/config.json)';
 
 /**
  * `token-vendor rotation-check`: the scheduled key check, run locally. Exit 0 only when every
  * connection is OK; 4 when a check could not run (ERROR); 1 for any other finding.
  */
 export async function rotationCheck(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseFlags(
-    args,
-    { config: { type: 'string' }, json: { type: 'boolean' } },
-    'rotation-check',
-  );
+  const { values } = parseCommand('rotation-check', args);
   const path = values.config ?? '.local/config.json';
   if (!values.config && !existsSync(path))
     throw new UsageError(

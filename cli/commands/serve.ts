@@ -2,31 +2,17 @@ import { isAbsolute, join, relative } from 'node:path';
 import { makePrivateDirectory, startLocalStack } from '../../dev/local/local-stack';
 import type { LocalCredential } from '../../dev/local/sigv4';
 import { ROUTES } from '../../lambda/api/routes';
-import { parseFlags, seconds } from '../args';
+import { parseCommand, seconds } from '../args';
 import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
-
-export const usage =
-  'serve [--config F --credentials F] [--port N] [--region R] [--dir D] [--exit-after S]   (no --config: the demo)';
 
 /**
  * `token-vendor serve` (what `npm start` runs): the local stack until Ctrl-C. Prints the endpoint and
  * commands that work exactly as printed.
  */
 export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
-  const { values } = parseFlags(
-    args,
-    {
-      config: { type: 'string' },
-      credentials: { type: 'string' },
-      port: { type: 'string' },
-      region: { type: 'string' },
-      dir: { type: 'string' },
-      'exit-after': { type: 'string' },
-    },
-    'serve',
-  );
+  const { values } = parseCommand('serve', args);
   const portText = values.port ?? io.env.PORT ?? '8787';
   const exitAfter = seconds(values['exit-after'], 'exit-after', 'serve');
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)

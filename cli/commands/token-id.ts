@@ -1,15 +1,12 @@
 import { text } from 'node:stream/consumers';
 import { tokenId } from '../../lambda/audit/token-id';
-import { parseFlags } from '../args';
+import { parseCommand } from '../args';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
 
-export const usage =
-  'token-id <token | ->   (- reads the token from stdin, keeping it out of the process list)';
-
 /** `token-vendor token-id`: the audit trail's one-way id of a token the operator holds. */
 export async function tokenIdCommand(args: string[], io: CliIo): Promise<void> {
-  const { positionals } = parseFlags(args, {}, 'token-id', true);
+  const { positionals } = parseCommand('token-id', args, true);
   if (positionals.length !== 1)
     throw new UsageError('token-id: give exactly one token, or - to read it from stdin.');
   let token = positionals[0]!;

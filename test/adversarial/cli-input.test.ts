@@ -1,12 +1,15 @@
 import { chmodSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cli } from '../support/cli-inprocess';
+import { runCli } from '../support/cli';
+
+const cli = (argv: string[], env: Record<string, string | undefined> = {}) => runCli(argv, { env });
+
 import { rsaKeyPair, writeTempFile } from '../support/keys';
 
 /** Bad CLI input is a one-line usage error (exit 2), never a raw JavaScript error, a spin or a leak. */
 describe('adversarial: CLI input', () => {
   const key = rsaKeyPair().pkcs8Pem;
-  const oneUsageLine = (result: { code: number; stderr: string; stdout: string }) => {
+  const oneUsageLine = (result: { code: number | null; stderr: string; stdout: string }) => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toHaveLength(1);

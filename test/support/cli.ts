@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { main } from '../../cli/main';
 
 export interface CliResult {
   readonly code: number | null;
@@ -10,26 +12,38 @@ export interface CliResult {
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * Run the real `token-vendor` bin as a child process (through `npx` when asked, exactly as documented).
+ * Run `token-vendor`: in this process by default (the same `main` the bin calls, with captured streams
+ * and `env` over the process environment), or, with `viaNpx`, as the real installed binary through
+ * `npx`, exactly as documented (the suite keeps one such smoke test).
  *
  * @example
  * ```ts
  * const { code, stdout } = await runCli(['fingerprint', '--private-key-file', path]);
  * ```
  */
-export function runCli(
+export async function runCli(
   args: string[],
-  options: { env?: Record<string, string>; input?: string; viaNpx?: boolean; timeoutMs?: number } = {},
+  options: { env?: Record<string, string | undefined>; input?: string; viaNpx?: boolean } = {},
 ): Promise<CliResult> {
-  const [command, argv] = options.viaNpx
-    ? ['npx', ['--no-install', 'token-vendor', ...args]]
-    : [process.execPath, ['cli/bin.mjs', ...args]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, {
+  if (options.viaNpx) return spawnCli(args, options);
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, {
+    stdout: { write: (chunk: string) => (stdout += chunk) },
+    stderr: { write: (chunk: string) => (stderr += chunk) },
+    stdin: Readable.from([options.input ?? '']),
+    env: { ...process.env, ...options.env },
+  });
+  return { code, stdout, stderr };
+}
+
+function spawnCli(args: string[], options: { env?: Record<string, string | undefined>; input?: string }) {
+  return new Promise<CliResult>((resolve, reject) => {
+    const child = spawn('npx', ['--no-install', 'token-vendor', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 30_000,
+      timeout: 30_000,
     });
     let stdout = '';
     let stderr = '';

@@ -34,7 +34,7 @@ describe('token-vendor postgres-token', () => {
   ];
 
   it('prints a token from the emulator, alone on stdout', async () => {
-    const result = await runCli(args(), { env: { KEY_PW: 'pw-for-cli' }, viaNpx: true });
+    const result = await runCli(args(), { env: { KEY_PW: 'pw-for-cli' } });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const token = result.stdout.trim();

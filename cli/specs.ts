@@ -1,0 +1,206 @@
+/**
+ * Every command's flags, once: the parser reads them (`parseCommand`), `--help` is generated from them,
+ * and `main.ts` lists them without loading any command's code (so `--help` starts fast).
+ */
+export interface Flag {
+  readonly type: 'string' | 'boolean';
+  readonly multiple?: boolean;
+  /** The value's placeholder in usage lines (`F`, `URL`, …); string flags only. */
+  readonly value?: string;
+  readonly required?: boolean;
+  readonly help: string;
+}
+
+export interface CommandSpec {
+  readonly summary: string;
+  /** What comes before the flags (`postgres|snowflake-jwt|oauth`, `<token | ->`). */
+  readonly positionals?: string;
+  readonly flags: Readonly<Record<string, Flag>>;
+  /** A line after the flags in `--help`. */
+  readonly note?: string;
+}
+
+const KEY_FLAGS = {
+  'private-key-file': {
+    type: 'string',
+    value: 'F',
+    required: true,
+    help: 'PKCS#8 PEM private key (mode 600: a file others can read is refused)',
+  },
+  'passphrase-env': {
+    type: 'string',
+    value: 'VAR',
+    help: 'environment variable holding the key passphrase (never the passphrase itself)',
+  },
+} as const satisfies Record<string, Flag>;
+
+const JSON_FLAG = {
+  type: 'boolean',
+  help: 'print JSON with TTL metadata instead of the bare value',
+} as const;
+
+export const SPECS = {
+  fingerprint: {
+    summary: "print the key's SHA256:… fingerprint, as Snowflake shows RSA_PUBLIC_KEY_FP",
+    flags: { ...KEY_FLAGS },
+  },
+  jwt: {
+    summary: 'mint a Snowflake key-pair JWT for the SQL API',
+    flags: {
+      account: {
+        type: 'string',
+        value: 'A',
+        required: true,
+        help: 'account identifier (any documented form)',
+      },
+      user: { type: 'string', value: 'U', required: true, help: 'Snowflake user' },
+      ...KEY_FLAGS,
+      lifetime: { type: 'string', value: 'S', help: 'lifetime in seconds, 60–3600 (default 3540)' },
+      json: JSON_FLAG,
+    },
+  },
+  'postgres-token': {
+    summary: 'mint a Snowflake Postgres access token through the SQL API',
+    flags: {
+      account: { type: 'string', value: 'A', required: true, help: 'account identifier' },
+      user: { type: 'string', value: 'U', required: true, help: 'the Snowflake service user' },
+      ...KEY_FLAGS,
+      instance: { type: 'string', value: 'I', required: true, help: 'Postgres instance name' },
+      'pg-user': { type: 'string', value: 'P', required: true, help: 'Postgres user (case-sensitive)' },
+      'api-url': {
+        type: 'string',
+        value: 'URL',
+        help: 'SQL API base URL (https, or http to this machine); default https://<account>.snowflakecomputing.com',
+      },
+      role: { type: 'string', value: 'R', help: 'Snowflake role' },
+      warehouse: { type: 'string', value: 'W', help: 'Snowflake warehouse' },
+      json: JSON_FLAG,
+    },
+  },
+  'rotation-check': {
+    summary: "check each connection's key against DESC USER; exit 0 only when all are OK",
+    flags: {
+      config: {
+        type: 'string',
+        value: 'F',
+        help: 'config file (default .local/config.json, the local stack)',
+      },
+      json: { type: 'boolean', help: 'print the report as JSON' },
+    },
+  },
+  serve: {
+    summary: 'run the local stack (what npm start runs); without --config, the demo',
+    flags: {
+      config: { type: 'string', value: 'F', help: 'run against this config instead of the demo' },
+      credentials: {
+        type: 'string',
+        value: 'F',
+        help: 'with --config: credentials file (accessKeyId, secretAccessKey, principalArn, or a list)',
+      },
+      port: {
+        type: 'string',
+        value: 'N',
+        help: 'gateway port on 127.0.0.1 (default 8787, or PORT; 0: any free port)',
+      },
+      region: { type: 'string', value: 'R', help: 'SigV4 region (default us-east-1)' },
+      dir: {
+        type: 'string',
+        value: 'D',
+        help: 'where the demo writes its key, config and credentials (default .local)',
+      },
+      'exit-after': { type: 'string', value: 'S', help: 'stop by itself after S seconds' },
+    },
+  },
+  get: {
+    summary: 'a SigV4-signed call to a deployed or local Token Vendor',
+    positionals: 'postgres|snowflake-jwt|oauth',
+    flags: {
+      endpoint: {
+        type: 'string',
+        value: 'URL',
+        help: 'API base URL (default TOKEN_VENDOR_ENDPOINT, else the local stack)',
+      },
+      region: { type: 'string', value: 'R', help: 'SigV4 region (default AWS_REGION, else us-east-1)' },
+      credentials: {
+        type: 'string',
+        value: 'F',
+        help: 'credentials file (default: the local stack’s, else the AWS default chain)',
+      },
+      instance: { type: 'string', value: 'I', help: 'postgres: the instance' },
+      username: { type: 'string', value: 'U', help: 'postgres: the Postgres user' },
+      connection: {
+        type: 'string',
+        value: 'C',
+        help: 'snowflake-jwt: the connection (postgres: when ambiguous)',
+      },
+      integration: { type: 'string', value: 'N', help: 'oauth: the integration' },
+      scope: {
+        type: 'string',
+        value: 'S',
+        multiple: true,
+        help: 'oauth: a scope (repeat; default: the granted ones)',
+      },
+      json: JSON_FLAG,
+    },
+  },
+  'token-id': {
+    summary: "print the audit trail's one-way id of a token",
+    positionals: '<token | ->',
+    flags: {},
+    note: '- reads the token from stdin, keeping it out of the process list',
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof SPECS;
+
+/** Is `name` a command (own property only: `constructor` is not)? */
+export function isCommand(name: string | undefined): name is CommandName {
+  return name !== undefined && Object.hasOwn(SPECS, name);
+}
+
+/**
+ * The one-line usage of a command, generated from its flags.
+ *
+ * @example
+ * ```ts
+ * usageOf('fingerprint'); // 'fingerprint --private-key-file F [--passphrase-env VAR]'
+ * ```
+ */
+export function usageOf(name: CommandName): string {
+  const spec: CommandSpec = SPECS[name];
+  const flags = Object.entries(spec.flags).map(([flag, f]) => {
+    const text = `--${flag}${f.type === 'string' ? ` ${f.value ?? 'X'}` : ''}${f.multiple ? ' …' : ''}`;
+    return f.required ? text : `[${text}]`;
+  });
+  return [name, spec.positionals, ...flags].filter(Boolean).join(' ');
+}
+
+/** `token-vendor <command> --help`: usage, summary, one line per flag. */
+export function helpOf(name: CommandName): string {
+  const spec: CommandSpec = SPECS[name];
+  const rows = Object.entries(spec.flags).map(([flag, f]) => {
+    const left = `--${flag}${f.type === 'string' ? ` ${f.value ?? 'X'}` : ''}`;
+    return `  ${left.padEnd(24)} ${f.help}${f.required ? ' (required)' : ''}`;
+  });
+  return [
+    `Usage: token-vendor ${usageOf(name)}`,
+    '',
+    `${spec.summary[0]!.toUpperCase()}${spec.summary.slice(1)}.`,
+    ...(rows.length ? ['', 'Options:', ...rows] : []),
+    ...(spec.note ? ['', spec.note] : []),
+    '',
+  ].join('\n');
+}
+
+/** The `node:util` `parseArgs` options of a command. */
+export function parseOptions(
+  name: CommandName,
+): Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> {
+  const spec: CommandSpec = SPECS[name];
+  return Object.fromEntries(
+    Object.entries(spec.flags).map(([flag, f]) => [
+      flag,
+      { type: f.type, ...(f.multiple ? { multiple: true } : {}) },
+    ]),
+  );
+}

@@ -4,7 +4,7 @@ import { type CliIo, ExitCode } from './io';
 import { type CommandName, helpOf, isCommand, SPECS, usageOf } from './specs';
 
 /** A command returns its exit code, or nothing for success. */
-type Run = (args: string[], io: CliIo) => Promise<number | undefined | void>;
+type Run = (args: string[], io: CliIo) => Promise<number | undefined> | Promise<void>;
 
 // Each command's code (and the SDKs it needs) loads only when that command runs: `--help` and
 // `--version` stay fast.
@@ -65,7 +65,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
           : `unknown command "${name}". Run "token-vendor --help".`,
       );
     }
-    return (await (await COMMANDS[name]())(args, io)) ?? ExitCode.Ok;
+    const code = await (await COMMANDS[name]())(args, io);
+    return typeof code === 'number' ? code : ExitCode.Ok;
   } catch (error) {
     io.stderr.write(`${errorLine(error)}\n`);
     return exitCodeFor(error);

@@ -4,8 +4,11 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    // Removes the temp directories (and test keys) each test file created.
-    setupFiles: ['test/support/cleanup.ts'],
+    // Holds what the code under test writes to stdout/stderr (shown only for a failed test) and removes
+    // the temp directories (and test keys) each test file created.
+    setupFiles: ['test/support/setup.ts'],
+    // Console output of passing tests is not printed: a green run shows only vitest's report.
+    silent: 'passed-only',
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // Tests spawn openssl, the CLI and HTTP servers; two workers match the 2-core machine.

@@ -8,7 +8,7 @@ import type { ConfigInput } from '../../lambda/config/schema';
 import type { Signer } from '../../lambda/keys/signer';
 import { SqlApiClient, type SqlApiClientOptions } from '../../lambda/snowflake/sql-api';
 import { ROLE_ARN } from './events';
-import { rsaKeyPair, type TestKeyPair, writeTempFile } from './keys';
+import { fixtureKeyPair, type TestKeyPair, writeTempFile } from './keys';
 import { memorySigner } from './signers';
 
 export const ACCOUNT = 'MYORG-ACCT';
@@ -35,7 +35,7 @@ export interface EmulatorFixture {
 export async function emulatorFixture(
   options: Partial<SnowflakeEmulatorOptions> & { key?: TestKeyPair; publicKey2?: KeyObject } = {},
 ): Promise<EmulatorFixture> {
-  const key = options.key ?? rsaKeyPair();
+  const key = options.key ?? fixtureKeyPair('emulator');
   const emulator = await startSnowflakeEmulator({
     accountName: ACCOUNT,
     accountLocator: LOCATOR,

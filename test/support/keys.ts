@@ -29,6 +29,26 @@ export function encryptedPkcs8(privateKey: KeyObject, passphrase: string): strin
   return privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }).toString();
 }
 
+const fixtureKeys = new Map<string, TestKeyPair>();
+
+/**
+ * A key pair generated at run time once per test file and role (`'emulator'`, `'kms'`): fixtures that
+ * only need *a* key share it instead of paying an RSA generation per test.
+ *
+ * @example
+ * ```ts
+ * const key = fixtureKeyPair('kms');
+ * ```
+ */
+export function fixtureKeyPair(role: string): TestKeyPair {
+  let pair = fixtureKeys.get(role);
+  if (!pair) {
+    pair = rsaKeyPair();
+    fixtureKeys.set(role, pair);
+  }
+  return pair;
+}
+
 const created: string[] = [];
 
 /**

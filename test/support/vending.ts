@@ -13,7 +13,7 @@ import { createHttpHandler } from '../../lambda/handlers/http';
 import { createRuntime, type Runtime } from '../../lambda/runtime';
 import { type EmulatorFixture, emulatorFixture } from './emulator';
 import { ROLE_ARN } from './events';
-import { rsaKeyPair } from './keys';
+import { fixtureKeyPair } from './keys';
 
 export const OAUTH_CLIENT_SECRET = 'oauth-client-secret-7f3a9c';
 export const PASSPHRASE = 'vendor-key-passphrase-91b2';
@@ -52,7 +52,7 @@ export async function vendingHarness(
     auditSink?: AuditSink;
   } = {},
 ): Promise<VendingHarness> {
-  const kmsKey = rsaKeyPair();
+  const kmsKey = fixtureKeyPair('kms');
   const fx = await emulatorFixture({
     ...(options.now ? { now: options.now } : {}),
     publicKey2: kmsKey.publicKey,

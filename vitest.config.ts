@@ -11,7 +11,9 @@ export default defineConfig({
     silent: 'passed-only',
     testTimeout: 20_000,
     hookTimeout: 30_000,
-    // Tests spawn openssl, the CLI and HTTP servers; two workers match the 2-core machine.
+    // Tests spawn openssl, the CLI and HTTP servers; two workers match the 2-core machine. Worker threads
+    // start faster than forked processes (the suite took 70 s with forks, 62 s with threads).
+    pool: 'threads',
     maxWorkers: 2,
     // In CI, also write machine-readable results; .ci/run prints them as one closing summary line.
     reporters: process.env.CI ? ['default', 'json'] : ['default'],

@@ -5,6 +5,7 @@ import { checkedUrl, parseCommand, required } from '../args';
 import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
+import { runningLocalStack } from '../local-stack-file';
 
 /**
  * `token-vendor get …`: a SigV4-signed call to a deployed or local Token Vendor through the client
@@ -17,17 +18,19 @@ export async function get(args: string[], io: CliIo): Promise<void> {
     throw new UsageError('get: say what to get: postgres, snowflake-jwt or oauth.');
   }
   const { values } = parseCommand('get', rest);
+  // Without an endpoint: the local stack this checkout runs (.local/stack.json), which also names its
+  // credentials file; without one running, the default local address.
+  const local = values.endpoint || io.env.TOKEN_VENDOR_ENDPOINT ? undefined : runningLocalStack();
   const endpoint = checkedUrl(
-    values.endpoint ?? io.env.TOKEN_VENDOR_ENDPOINT ?? 'http://127.0.0.1:8787',
+    values.endpoint ?? io.env.TOKEN_VENDOR_ENDPOINT ?? local?.endpoint ?? 'http://127.0.0.1:8787',
     values.endpoint ? '--endpoint' : 'TOKEN_VENDOR_ENDPOINT',
     `get ${kind}`,
   );
+  const credentialsFile = values.credentials ?? local?.credentialsFile;
   const client = new TokenVendorClient({
     endpoint,
-    region: values.region ?? io.env.AWS_REGION ?? 'us-east-1',
-    ...(values.credentials
-      ? { credentials: readCredentialsFile(values.credentials, `get ${kind}`)[0]! }
-      : {}),
+    region: values.region ?? io.env.AWS_REGION ?? local?.region ?? 'us-east-1',
+    ...(credentialsFile ? { credentials: readCredentialsFile(credentialsFile, `get ${kind}`)[0]! } : {}),
   });
   try {
     const token =

@@ -1,4 +1,4 @@
-import { isAbsolute, join, relative } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { makePrivateDirectory, startLocalStack } from '../../dev/local/local-stack';
 import type { LocalCredential } from '../../dev/local/sigv4';
 import { ROUTES } from '../../lambda/api/routes';
@@ -6,6 +6,7 @@ import { parseCommand, seconds } from '../args';
 import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
+import { assertPortFree, removeStackFile, writeStackFile } from '../local-stack-file';
 
 /**
  * `token-vendor serve` (what `npm start` runs): the local stack until Ctrl-C. Prints the endpoint and
@@ -13,7 +14,8 @@ import type { CliIo } from '../io';
  */
 export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   const { values } = parseCommand('serve', args);
-  const portText = values.port ?? io.env.PORT ?? '8787';
+  // `npm start --port N` (without `--`) reaches us as npm's config variable npm_config_port.
+  const portText = values.port ?? io.env.npm_config_port ?? io.env.PORT ?? '8787';
   const exitAfter = seconds(values['exit-after'], 'exit-after', 'serve');
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
     throw new UsageError(`serve: --port must be 0…65535, not "${portText}".`);
@@ -22,19 +24,21 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
   if (values.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(values.region))
     throw new UsageError(`serve: --region must be an AWS region such as us-east-1.`);
   const dir = values.dir ?? '.local';
+  // Before anything touches the directory: a second `serve` on a busy port must not replace the key and
+  // credentials of the stack that is running there.
+  await assertPortFree(Number(portText), dir);
   let credentials: { file: string; list: LocalCredential[] } | undefined;
   if (values.config !== undefined) {
     const file = values.credentials ?? join(dir, 'demo-credentials.json');
     const list = readCredentialsFile(file, 'serve', { principalRequired: true }) as LocalCredential[];
     credentials = { file, list };
-  } else {
-    try {
-      makePrivateDirectory(dir);
-    } catch (error) {
-      throw new UsageError(
-        `serve: cannot use --dir ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
-      );
-    }
+  }
+  try {
+    makePrivateDirectory(dir);
+  } catch (error) {
+    throw new UsageError(
+      `serve: cannot use --dir ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
+    );
   }
   const stack = await startLocalStack({
     ...(values.config ? { configFile: values.config } : {}),
@@ -54,6 +58,28 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
   const fromFile = `$(node -p "const c = [].concat(require('${isAbsolute(file) ? file : `./${file}`}'))[0]; c.accessKeyId + ':' + c.secretAccessKey")`;
   const credFlag = `--credentials ${shown(stack.credentialsFile)}`;
   const endpointFlag = endpoint === 'http://127.0.0.1:8787' ? '' : ` --endpoint ${endpoint}`;
+  // What `token-vendor get` reads to find this stack when given no endpoint and no credentials.
+  const stackFile = writeStackFile(dir, {
+    endpoint,
+    region: stack.region,
+    credentialsFile: resolve(stack.credentialsFile),
+    pid: process.pid,
+  });
+  const tryLines = stack.emulator
+    ? [
+        'Try:',
+        `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${fromFile}" -H 'content-type: application/json' -d '${JSON.stringify(ROUTES.postgres.example)}' ${endpoint}${ROUTES.postgres.path}`,
+        `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance reporting_server --username reporting_user`,
+        `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection demo --json`,
+        `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration demo-oauth`,
+        `  npx token-vendor rotation-check --config ${shown(stack.configFile)}`,
+      ]
+    : [
+        'Call it with (names from your config):',
+        `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance I --username U`,
+        `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection C`,
+        `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration N`,
+      ];
   const lines = [
     '',
     'Token Vendor is running locally.',
@@ -63,12 +89,7 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     `  credentials  ${shown(stack.credentialsFile)}`,
     stack.emulator ? `  snowflake    emulator at ${stack.emulator.url}` : '  snowflake    as the config says',
     '',
-    'Try:',
-    `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${fromFile}" -H 'content-type: application/json' -d '${JSON.stringify(ROUTES.postgres.example)}' ${endpoint}${ROUTES.postgres.path}`,
-    `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance reporting_server --username reporting_user`,
-    `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection demo --json`,
-    `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration demo-oauth`,
-    `  npx token-vendor rotation-check --config ${shown(stack.configFile)}`,
+    ...tryLines,
     '',
     'Audit records follow, one JSON line per request. Ctrl-C stops.',
     '',
@@ -90,6 +111,7 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     if (exitAfter !== undefined) setTimeout(() => stop('exit-after'), exitAfter * 1000).unref();
   });
   await stack.close();
+  removeStackFile(stackFile);
   io.stderr.write(`Token Vendor stopped (${reason}).\n`);
   // As shells expect of a program stopped by Ctrl-C: 128 + SIGINT.
   return reason === 'SIGINT' ? 130 : 0;

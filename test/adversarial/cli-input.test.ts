@@ -183,3 +183,58 @@ describe('CLI help and version', () => {
     expect((await cli(['__proto__', '--help'])).code).toBe(2);
   });
 });
+
+describe('serve and the local stack file', () => {
+  it('refuses a busy port before touching its directory, naming the stack that holds it', async () => {
+    const { createServer } = await import('node:net');
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tempDir } = await import('../support/keys');
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as { port: number }).port;
+    const dir = join(tempDir('tv-busy-'), 'local');
+    const viaFlag = await cli(['serve', '--port', String(port), '--dir', dir]);
+    // `npm start --port N` without `--` arrives as npm_config_port
+    const viaNpm = await cli(['serve', '--dir', dir], { npm_config_port: String(port) });
+    busy.close();
+    for (const result of [viaFlag, viaNpm]) {
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`port ${port} is in use`);
+    }
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('writes stack.json while running (found by get), and removes it on stop', async () => {
+    const { serve } = await import('../../cli/commands/serve');
+    const { runningLocalStack } = await import('../../cli/local-stack-file');
+    const { tempDir } = await import('../support/keys');
+    const dir = tempDir('tv-stackfile-');
+    const stop = new AbortController();
+    let seen: ReturnType<typeof runningLocalStack>;
+    let stderr = '';
+    const io = {
+      stdout: { write: () => true },
+      stderr: {
+        write: (chunk: string) => {
+          stderr += chunk;
+          if (chunk.includes('Ctrl-C stops.')) {
+            seen = runningLocalStack(dir);
+            stop.abort();
+          }
+          return true;
+        },
+      },
+      env: {},
+    };
+    const code = await serve(['--dir', dir, '--port', '0'], io, stop.signal);
+    expect(code).toBe(0);
+    expect(seen!).toMatchObject({
+      endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      pid: process.pid,
+    });
+    expect(stderr).toContain(seen!.endpoint);
+    expect(runningLocalStack(dir)).toBeUndefined();
+    expect(stderr).toMatch(/Token Vendor stopped \(stop\)\.\n$/);
+  });
+});

@@ -13,6 +13,14 @@ export interface StackFile {
 
 const NAME = 'stack.json';
 
+/**
+ * Where the local stack keeps its files: `TOKEN_VENDOR_LOCAL_DIR`, else `.local` (relative to the
+ * working directory). `serve` writes there; `get` and `rotation-check` look there by default.
+ */
+export function localDir(env: Readonly<Record<string, string | undefined>>): string {
+  return env.TOKEN_VENDOR_LOCAL_DIR || '.local';
+}
+
 /** Write the stack file (mode 600) and return its path. */
 export function writeStackFile(dir: string, stack: StackFile): string {
   const path = join(dir, NAME);
@@ -26,15 +34,15 @@ export function removeStackFile(path: string): void {
 }
 
 /**
- * The local stack running from `dir` (default `.local`), or undefined when none is: no file, an
+ * The local stack running from `dir`, or undefined when none is: no file, an
  * unreadable one, or one whose process has gone.
  *
  * @example
  * ```ts
- * const local = runningLocalStack(); // { endpoint: 'http://127.0.0.1:8787', … }
+ * const local = runningLocalStack('.local'); // { endpoint: 'http://127.0.0.1:8787', … }
  * ```
  */
-export function runningLocalStack(dir = '.local'): StackFile | undefined {
+export function runningLocalStack(dir: string): StackFile | undefined {
   const stack = readStackFile(join(dir, NAME));
   if (!stack) return undefined;
   try {

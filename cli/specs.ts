@@ -83,7 +83,7 @@ export const SPECS = {
       config: {
         type: 'string',
         value: 'F',
-        help: 'config file (default .local/config.json, the local stack)',
+        help: 'config file (default: the local stack’s, .local/config.json or under TOKEN_VENDOR_LOCAL_DIR)',
       },
       json: { type: 'boolean', help: 'print the report as JSON' },
     },
@@ -106,7 +106,7 @@ export const SPECS = {
       dir: {
         type: 'string',
         value: 'D',
-        help: 'where the demo writes its key, config and credentials (default .local)',
+        help: 'where the stack writes its key, config, credentials and stack.json (default .local, or TOKEN_VENDOR_LOCAL_DIR)',
       },
       'exit-after': { type: 'string', value: 'S', help: 'stop by itself after S seconds' },
     },

@@ -51,7 +51,7 @@ interface Cached {
  *
  * @example
  * ```ts
- * const vendor = new TokenVendorClient({ endpoint: process.env.TOKEN_VENDOR_URL! });
+ * const vendor = new TokenVendorClient({ endpoint: process.env.TOKEN_VENDOR_ENDPOINT! });
  * const { token, connection } = await vendor.postgres({ instance: 'reporting_server', username: 'reporting_user' });
  * ```
  */

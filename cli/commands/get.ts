@@ -5,7 +5,7 @@ import { checkedUrl, parseCommand, required } from '../args';
 import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
-import { runningLocalStack } from '../local-stack-file';
+import { localDir, runningLocalStack } from '../local-stack-file';
 
 /**
  * `token-vendor get …`: a SigV4-signed call to a deployed or local Token Vendor through the client
@@ -20,7 +20,8 @@ export async function get(args: string[], io: CliIo): Promise<void> {
   const { values } = parseCommand('get', rest);
   // Without an endpoint: the local stack this checkout runs (.local/stack.json), which also names its
   // credentials file; without one running, the default local address.
-  const local = values.endpoint || io.env.TOKEN_VENDOR_ENDPOINT ? undefined : runningLocalStack();
+  const local =
+    values.endpoint || io.env.TOKEN_VENDOR_ENDPOINT ? undefined : runningLocalStack(localDir(io.env));
   const endpoint = checkedUrl(
     values.endpoint ?? io.env.TOKEN_VENDOR_ENDPOINT ?? local?.endpoint ?? 'http://127.0.0.1:8787',
     values.endpoint ? '--endpoint' : 'TOKEN_VENDOR_ENDPOINT',

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfigFile } from '../../lambda/config/load';
 import { checkKeys } from '../../lambda/rotation/check';
 import { createRuntime } from '../../lambda/runtime';
 import { parseCommand } from '../args';
 import { UsageError } from '../errors';
 import { type CliIo, ExitCode } from '../io';
+import { localDir } from '../local-stack-file';
 
 /**
  * `token-vendor rotation-check`: the scheduled key check, run locally. Exit 0 only when every
@@ -12,10 +14,10 @@ import { type CliIo, ExitCode } from '../io';
  */
 export async function rotationCheck(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommand('rotation-check', args);
-  const path = values.config ?? '.local/config.json';
+  const path = values.config ?? join(localDir(io.env), 'config.json');
   if (!values.config && !existsSync(path))
     throw new UsageError(
-      'rotation-check: no --config given and .local/config.json does not exist (start the local stack, or pass --config).',
+      `rotation-check: no --config given and ${path} does not exist (start the local stack, or pass --config).`,
     );
   const config = await loadConfigFile(path);
   const runtime = createRuntime({ config, env: io.env });

@@ -6,7 +6,7 @@ import { parseCommand, seconds } from '../args';
 import { readCredentialsFile } from '../credentials';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
-import { assertPortFree, removeStackFile, writeStackFile } from '../local-stack-file';
+import { assertPortFree, localDir, removeStackFile, writeStackFile } from '../local-stack-file';
 
 /**
  * `token-vendor serve` (what `npm start` runs): the local stack until Ctrl-C. Prints the endpoint and
@@ -23,7 +23,7 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     throw new UsageError('serve: --credentials goes with --config (the demo makes its own credentials).');
   if (values.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(values.region))
     throw new UsageError(`serve: --region must be an AWS region such as us-east-1.`);
-  const dir = values.dir ?? '.local';
+  const dir = values.dir ?? localDir(io.env);
   // Before anything touches the directory: a second `serve` on a busy port must not replace the key and
   // credentials of the stack that is running there.
   await assertPortFree(Number(portText), dir);

@@ -95,4 +95,13 @@ describe('npm start', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^demo\tOK\t/);
   });
+
+  it("stops on SIGINT sent to npm's own PID, with one line and exit code 130", async () => {
+    // Act: npm itself gets the signal (as `kill -INT <pid of npm>` does), not the process group
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    process.kill(child.pid!, 'SIGINT');
+    // Assess
+    expect(await exited).toBe(130);
+    expect(printed).toMatch(/Token Vendor stopped \(SIGINT\)\.\n$/);
+  });
 });

@@ -7,6 +7,8 @@ export default defineConfig({
     // Holds what the code under test writes to stdout/stderr (shown only for a failed test) and removes
     // the temp directories (and test keys) each test file created.
     setupFiles: ['test/support/setup.ts'],
+    // Fails the run when it leaves any of this project's directories in the system temp folder.
+    globalSetup: ['test/support/global-setup.ts'],
     // Console output of passing tests is not printed: a green run shows only vitest's report.
     silent: 'passed-only',
     testTimeout: 20_000,

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Aspects, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aspects, Duration, Names, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -116,8 +116,11 @@ export class TokenVendor extends Construct {
     };
 
     // The validated config ships inside each function's code as config.json (no env-var size limit).
-    const configDir = mkdtempSync(join(tmpdir(), 'token-vendor-config-'));
-    const configFile = join(configDir, 'config.json');
+    // Bundling copies it into each asset; it lives in the cloud assembly directory (cdk.out), so it goes
+    // wherever the synth output goes and leaves nothing in the system temp folder.
+    const outdir = Stage.of(this)?.outdir ?? mkdtempSync(join(tmpdir(), 'token-vendor-config-'));
+    mkdirSync(outdir, { recursive: true });
+    const configFile = join(outdir, `token-vendor-config.${Names.uniqueId(this)}.json`);
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
     const fn = (
       trigger: Trigger,

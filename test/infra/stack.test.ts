@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { Validations } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/build-app';
-import { writeTempFile } from '../support/keys';
+import { tempDir, writeTempFile } from '../support/keys';
+
+/** The app, synthesizing into a temp directory the test run removes. */
+const appWith = (context: Record<string, unknown>) =>
+  buildApp(context, new App({ context, outdir: tempDir('cdk-out-') }));
 
 /** Template tests: real synth (cdk-nag AwsSolutions included), bundling skipped. */
 const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
@@ -27,7 +31,7 @@ describe('TokenVendorStack template', () => {
   let statementsOf: (role: string) => Statement[];
 
   beforeAll(() => {
-    const built = buildApp({ ...SKIP_BUNDLING, config: exampleWithKms() });
+    const built = appWith({ ...SKIP_BUNDLING, config: exampleWithKms() });
     app = built.app;
     app.synth(); // throws "Validation failed" on any unacknowledged cdk-nag finding
     template = Template.fromStack(built.stack);
@@ -242,12 +246,12 @@ describe('an invalid config', () => {
     config.connections.analytics.account = 'xy12345.aws';
     config.grants[0].postgres[0].usernames = ['REPORTING_USER'];
     expect(() =>
-      buildApp({ ...SKIP_BUNDLING, config: writeTempFile('bad.json', JSON.stringify(config)) }),
+      appWith({ ...SKIP_BUNDLING, config: writeTempFile('bad.json', JSON.stringify(config)) }),
     ).toThrow(/connections\.analytics\.account: Cannot interpret Snowflake account/);
   });
 
   it('names the missing file', () => {
-    expect(() => buildApp({ ...SKIP_BUNDLING, config: '/nonexistent/config.json' })).toThrow(
+    expect(() => appWith({ ...SKIP_BUNDLING, config: '/nonexistent/config.json' })).toThrow(
       /Cannot read the config file \/nonexistent\/config.json/,
     );
   });

@@ -1,6 +1,5 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -12,6 +11,7 @@ import { parseConfig } from '../lambda/config/load';
 import { createHttpHandler } from '../lambda/handlers/http';
 import { createRuntime } from '../lambda/runtime';
 import { type BenchRow, measure, printTable, round, writeResults } from './measure';
+import { tempDirFor } from './temp';
 
 /**
  * Target (DESIGN.md): a cached vend through the full handler (middy, caller identity, body validation,
@@ -20,7 +20,7 @@ import { type BenchRow, measure, printTable, round, writeResults } from './measu
  */
 export async function cachedVendBench(): Promise<{ ratio: number; pass: boolean }> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = join(mkdtempSync(join(tmpdir(), 'tv-bench-')), 'k.p8');
+  const keyFile = join(tempDirFor('bench'), 'k.p8');
   writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const emulator = await startSnowflakeEmulator({
     accountName: 'MYORG-ACCT',

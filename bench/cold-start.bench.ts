@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { printTable, round, writeResults } from './measure';
+import { tempDirFor } from './temp';
 
 const RUNS = 21;
 
@@ -14,7 +15,7 @@ export async function coldStartBench(): Promise<{ pass: boolean }> {
   // Inside the project, so the bundles resolve the AWS SDK from node_modules as they do from the
   // Lambda runtime (the SDK is not bundled).
   mkdirSync('.local', { recursive: true });
-  const out = mkdtempSync('.local/bench-cdk-');
+  const out = tempDirFor('bench-cdk', '.local');
   const synth = spawnSync('npx', ['cdk', 'synth', '--no-notices', '-q', '-o', out], {
     env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
     encoding: 'utf8',

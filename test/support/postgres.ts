@@ -2,17 +2,29 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import pg from 'pg';
 
-/** The directory of PostgreSQL's server binaries (Debian: /usr/lib/postgresql/<major>/bin), if installed. */
+/**
+ * The directory of PostgreSQL's server binaries, if installed: the newest Debian
+ * `/usr/lib/postgresql/<major>/bin`, else `pg_config --bindir`, else the directory of an `initdb` on the
+ * PATH (Homebrew, other distributions).
+ */
 export function postgresBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const majors = readdirSync(root)
-    .filter((d) => existsSync(join(root, d, 'bin', 'initdb')))
-    .sort((a, b) => Number(b) - Number(a));
-  return majors[0] ? join(root, majors[0], 'bin') : undefined;
+  if (existsSync(root)) {
+    const majors = readdirSync(root)
+      .filter((d) => existsSync(join(root, d, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
+    if (majors[0]) return join(root, majors[0], 'bin');
+  }
+  const fromPgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
+  const bindir = fromPgConfig.status === 0 ? fromPgConfig.stdout.trim() : '';
+  if (bindir && existsSync(join(bindir, 'initdb'))) return bindir;
+  const onPath = (process.env.PATH ?? '')
+    .split(delimiter)
+    .find((dir) => dir && existsSync(join(dir, 'initdb')));
+  return onPath;
 }
 
 export interface ThrowawayCluster {

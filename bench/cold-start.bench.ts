@@ -16,10 +16,14 @@ export async function coldStartBench(): Promise<{ pass: boolean }> {
   // Lambda runtime (the SDK is not bundled).
   mkdirSync('.local', { recursive: true });
   const out = tempDirFor('bench-cdk', '.local');
-  const synth = spawnSync('npx', ['cdk', 'synth', '--no-notices', '-q', '-o', out], {
-    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
-    encoding: 'utf8',
-  });
+  const synth = spawnSync(
+    'npx',
+    ['cdk', 'synth', '--no-notices', '-q', '-c', 'config=config/example.json', '-o', out],
+    {
+      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
+      encoding: 'utf8',
+    },
+  );
   if (synth.status !== 0) throw new Error(`cdk synth failed: ${synth.stderr}`);
   const template = JSON.parse(readFileSync(join(out, 'TokenVendor.template.json'), 'utf8'));
   const resources = Object.values(

@@ -1,34 +1,80 @@
-import { type IAspect, Validations } from 'aws-cdk-lib';
+import { CfnResource, type IAspect, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { rules } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
-/** The wildcard IAM permissions the Token Vendor needs, each with the reason it is acceptable. */
-const EXPECTED: readonly { readonly finding: RegExp; readonly reason: string }[] = [
+/**
+ * The wildcard IAM permissions the Token Vendor needs: each acknowledged only on the policy it belongs
+ * to (by construct path) and only for its exact finding. The same wildcard on any other policy, or any
+ * other wildcard, still fails the synth.
+ */
+interface Expected {
+  /** The policy's construct path, below the TokenVendor construct. */
+  readonly policy: RegExp;
+  /** The finding, given what `policy` matched. */
+  readonly finding: (match: RegExpExecArray) => RegExp;
+  readonly reason: string;
+}
+
+const FUNCTION_ROLE = /\/(Http|Direct|RotationCheck|RotateKey)Role\/DefaultPolicy\/Resource$/;
+
+const EXPECTED: readonly Expected[] = [
   {
-    finding: /^Resource::<\w+Logs\w*\.Arn>:\*$/,
+    policy: FUNCTION_ROLE,
+    finding: (m) => new RegExp(`^Resource::<\\w*${m[1]}Logs[0-9A-F]{8}\\.Arn>:\\*$`),
     reason:
       "Lambda writes to log streams with generated names; the statement is limited to the function's own log group.",
   },
   {
-    finding: /^Resource::<\w+DirectFunction\w*\.Arn>:\*$/,
+    policy: FUNCTION_ROLE,
+    finding: () => /^Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key\/\*$/,
+    reason:
+      'A KMS key named by alias in the config: the statement is limited to keys carrying that alias (kms:ResourceAliases condition).',
+  },
+  {
+    policy: /\/XRayWrite\/Resource$/,
+    finding: () => /^Resource::\*$/,
+    reason:
+      'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; this policy holds nothing else.',
+  },
+  {
+    policy: /\/ExampleStateMachine\/StateMachine\/Role\/DefaultPolicy\/Resource$/,
+    finding: () => /^Resource::<\w*DirectFunction\w*\.Arn>:\*$/,
     reason:
       'The state machine may invoke any version or alias of the direct-invoke function, and only that function.',
   },
   {
-    finding: /^Resource::\*$/,
-    reason: 'X-Ray PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions.',
-  },
-  {
-    finding: /^Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key\/\*$/,
+    policy: /\/ExampleStateMachine\/StateMachine\/Role\/DefaultPolicy\/Resource$/,
+    finding: () => /^Resource::\*$/,
     reason:
-      'A KMS key named by alias: the statement is limited to keys carrying that alias (kms:ResourceAliases condition).',
+      'Step Functions log delivery (logs:CreateLogDelivery, …) and X-Ray support no resource-level permissions.',
   },
 ];
 
 /**
- * Acknowledges, finding by finding, exactly the wildcard permissions listed above (cdk-nag
- * AwsSolutions-IAM5) on the policies it visits. Any other wildcard still fails the synth.
+ * Acknowledge one cdk-nag finding on `scope`, with its reason, and record it in the template on the
+ * resource it applies to (`Metadata.cdk_nag.rules_to_suppress`, the convention reviewers and tools read).
+ *
+ * @example
+ * ```ts
+ * acknowledge(api, 'AwsSolutions-COG4', 'Callers are IAM principals; Cognito does not apply.');
+ * ```
+ */
+export function acknowledge(scope: IConstruct, id: string, reason: string): void {
+  Validations.of(scope).acknowledge({ id, reason });
+  const resource = scope instanceof CfnResource ? scope : scope.node.defaultChild;
+  if (!(resource instanceof CfnResource)) return;
+  const existing = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined) ?? {};
+  resource.addMetadata('cdk_nag', {
+    ...existing,
+    rules_to_suppress: [...(existing.rules_to_suppress ?? []), { id, reason }],
+  });
+}
+
+/**
+ * Acknowledges cdk-nag AwsSolutions-IAM5 (and Serverless' equivalent, where it reports the same finding)
+ * for exactly the wildcard permissions listed above, each on its own policy. The acknowledgement is an
+ * `appliesTo`-style id, `AwsSolutions-IAM5[<finding>]`, recorded on the policy resource.
  *
  * @example
  * ```ts
@@ -37,13 +83,16 @@ const EXPECTED: readonly { readonly finding: RegExp; readonly reason: string }[]
  */
 export class AcknowledgeExpectedWildcards implements IAspect {
   visit(node: IConstruct): void {
-    if (!(node instanceof iam.CfnPolicy)) return;
+    if (!(node instanceof iam.CfnPolicy) && !(node instanceof iam.CfnManagedPolicy)) return;
     const findings = rules.iam.IAMNoWildcardPermissions(node);
     if (!Array.isArray(findings)) return;
+    const path = node.node.path.slice(Stack.of(node).node.path.length);
     for (const finding of findings) {
-      const expected = EXPECTED.find((e) => e.finding.test(finding));
-      if (expected)
-        Validations.of(node).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason: expected.reason });
+      const expected = EXPECTED.find((e) => {
+        const match = e.policy.exec(path);
+        return match !== null && e.finding(match).test(finding);
+      });
+      if (expected) acknowledge(node, `AwsSolutions-IAM5[${finding}]`, expected.reason);
     }
   }
 }

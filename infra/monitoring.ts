@@ -1,13 +1,15 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { acknowledge } from './expected-wildcards';
 
 /** The triggers the Token Vendor has one function (and one log group) for. */
 export type Trigger = 'http' | 'direct' | 'rotation-check' | 'rotate-key';
@@ -17,7 +19,10 @@ export interface MonitoringProps {
   readonly logGroups: Record<Trigger, logs.ILogGroup>;
   readonly api: apigw.RestApi;
   readonly key: kms.IKey;
-  readonly alarmEmail?: string;
+  /** Email addresses subscribed to the alarm topic. */
+  readonly alarmEmails?: readonly string[];
+  /** The API's access log group: gateway-level refusals (403s API Gateway answers itself) are counted from it. */
+  readonly accessLogs: logs.ILogGroup;
 }
 
 const NAMESPACE = 'TokenVendor';
@@ -38,7 +43,34 @@ export class Monitoring extends Construct {
       masterKey: props.key,
       enforceSSL: true,
     });
-    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    // CloudWatch alarms in this account may publish; nothing else is needed beyond the TLS-only deny.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: {
+            'aws:SourceArn': Stack.of(this).formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
+    for (const email of props.alarmEmails ?? []) {
+      const subscription = this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+      acknowledge(
+        subscription,
+        'Serverless-SNSRedrivePolicy',
+        'An email subscription: an undelivered alarm email stays visible as the alarm state in CloudWatch and on the dashboard.',
+      );
+    }
 
     // Metric filters: the audit trail itself is the source of truth for denials and failures.
     const vendingLogs = [props.logGroups.http, props.logGroups.direct];
@@ -148,6 +180,43 @@ export class Monitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       },
     );
+    // API Gateway's own answers: 4XX includes the 403s it gives before the Lambda runs (bad or missing
+    // SigV4, a principal the resource policy refuses), which never reach the audit trail.
+    alarm(
+      'ApiClientErrorsAlarm',
+      props.api.metricClientError({ period: Duration.minutes(5), statistic: 'Sum' }),
+      25,
+      'Many 4XX answers from the API (refused signatures, denied principals, bad requests). See the access log: status, errorType, userArn.',
+    );
+    alarm(
+      'ApiServerErrorsAlarm',
+      props.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
+      1,
+      'The API answered 5XX: the vendor is misconfigured or failing (CONFIG_ERROR, INTERNAL) or the integration failed.',
+    );
+    new logs.MetricFilter(this, 'GatewayDenialsFilter', {
+      logGroup: props.accessLogs,
+      metricNamespace: `${NAMESPACE}/Audit`,
+      metricName: 'GatewayDenials',
+      filterPattern: logs.FilterPattern.all(
+        logs.FilterPattern.numberValue('$.status', '=', 403),
+        logs.FilterPattern.stringValue('$.integrationStatus', '=', '-'),
+      ),
+      metricValue: '1',
+      defaultValue: 0,
+    });
+    alarm(
+      'GatewayDenialsAlarm',
+      new cloudwatch.Metric({
+        namespace: `${NAMESPACE}/Audit`,
+        metricName: 'GatewayDenials',
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      10,
+      'API Gateway refused many requests itself (403 before the Lambda: bad SigV4, a principal the resource policy denies). See the access log by userArn and ip.',
+    );
+
     for (const [trigger, f] of Object.entries(props.functions)) {
       alarm(
         `${trigger.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase())}ErrorsAlarm`,

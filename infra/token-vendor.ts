@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Aspects, Duration, Names, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
+import { Aspects, Duration, Names, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -12,13 +12,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { apiGatewayModel } from '../lambda/api/openapi';
 import { ROUTES, TOKEN_TYPES } from '../lambda/api/routes';
+import { ConfigError } from '../lambda/config/errors';
 import type { Config, KeySource } from '../lambda/config/schema';
 import { kmsKeyResource, secretResource } from './arns';
 import { ExampleStateMachine } from './example-state-machine';
-import { AcknowledgeExpectedWildcards } from './expected-wildcards';
+import { AcknowledgeExpectedWildcards, acknowledge } from './expected-wildcards';
 import { Monitoring, type Trigger } from './monitoring';
 
 export interface TokenVendorProps {
@@ -32,11 +34,25 @@ export interface TokenVendorProps {
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
   /** Deploy the example Step Functions state machine; default true when the config has direct-invoke Postgres targets. */
   readonly exampleStateMachine?: boolean;
-  /** Email address subscribed to the alarm topic. */
-  readonly alarmEmail?: string;
+  /** Email addresses subscribed to the alarm topic. */
+  readonly alarmEmails?: readonly string[];
   /** Lambda runtime; default nodejs22.x. */
   readonly runtime?: lambda.Runtime;
+  /**
+   * Allow `file` key sources and `env` client secrets, which cannot work in Lambda (nothing ships the
+   * file or sets the variable). Only for tests that import a synthesized bundle locally; default false.
+   */
+  readonly allowLocalKeySources?: boolean;
 }
+
+/** A secret the functions read, and the customer-managed key it is encrypted with, if any. */
+interface SecretRef {
+  readonly secretId: string;
+  readonly kmsKeyId?: string;
+}
+
+/** The API's one stage. */
+const STAGE = 'prod';
 
 const HANDLERS: Record<Trigger, string> = {
   http: '../lambda/handlers/http.ts',
@@ -63,10 +79,15 @@ export class TokenVendor extends Construct {
   readonly functions: Record<Trigger, nodejs.NodejsFunction>;
   readonly logGroups: Record<Trigger, logs.LogGroup>;
   readonly monitoring: Monitoring;
+  /** Where failed scheduled rotation checks land. */
+  readonly deadLetters: sqs.Queue;
+  /** The API's access log group (one JSON line per request, gateway refusals included). */
+  readonly accessLogs: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: TokenVendorProps) {
     super(scope, id);
     const { config } = props;
+    if (!props.allowLocalKeySources) refuseLocalKeySources(config);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const stack = Stack.of(this);
 
@@ -178,9 +199,22 @@ export class TokenVendor extends Construct {
           },
         },
       });
+      (f.node.defaultChild as lambda.CfnFunction).tracingConfig = { mode: 'Active' };
+      role.addManagedPolicy(xray);
       return f;
     };
 
+    // X-Ray on every function. The permission is granted by one policy of its own (X-Ray supports no
+    // resource-level permissions), so the one acknowledged `Resource::*` finding is that policy's alone.
+    const xray = new iam.ManagedPolicy(this, 'XRayWrite', {
+      description: 'Token Vendor functions: send X-Ray traces',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+          resources: ['*'],
+        }),
+      ],
+    });
     this.functions = {
       http: fn('http'),
       direct: fn('direct', { TOKEN_VENDOR_ENVELOPE_KEY_ID: this.envelopeKey.keyArn }),
@@ -193,8 +227,8 @@ export class TokenVendor extends Construct {
     const assertionKeys = Object.values(config.oauthIntegrations).flatMap((i) =>
       i.assertion ? [i.assertion.key] : [],
     );
-    const clientSecrets = Object.values(config.oauthIntegrations).flatMap((i) =>
-      i.clientSecret?.secretsManager ? [i.clientSecret.secretsManager.secretId] : [],
+    const clientSecrets: SecretRef[] = Object.values(config.oauthIntegrations).flatMap((i) =>
+      i.clientSecret?.secretsManager ? [i.clientSecret.secretsManager] : [],
     );
     this.#grantKeys(this.functions.http, [...connectionKeys, ...assertionKeys], clientSecrets, false);
     this.#grantKeys(this.functions.direct, [...connectionKeys, ...assertionKeys], clientSecrets, false);
@@ -203,7 +237,16 @@ export class TokenVendor extends Construct {
 
     // Rotation: the rotate-key function may rewrite exactly the key secrets it rotates.
     const rotated = Object.entries(config.connections).flatMap(([name, c]) =>
-      'secretsManager' in c.key ? [{ name, connection: c, secretId: c.key.secretsManager.secretId }] : [],
+      'secretsManager' in c.key
+        ? [
+            {
+              name,
+              connection: c,
+              secretId: c.key.secretsManager.secretId,
+              kmsKeyId: c.key.secretsManager.kmsKeyId,
+            },
+          ]
+        : [],
     );
     if (rotated.length > 0) {
       this.functions['rotate-key'].addToRolePolicy(
@@ -217,9 +260,15 @@ export class TokenVendor extends Construct {
           resources: rotated.map((r) => secretResource(this, r.secretId)),
         }),
       );
-      this.functions['rotate-key'].addPermission('SecretsManagerInvoke', {
-        principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
-        sourceAccount: stack.account,
+      // Writing a new version of a secret under a customer-managed key needs the key, through Secrets Manager only.
+      this.#grantSecretKeys(this.functions['rotate-key'], rotated, ['kms:Decrypt', 'kms:GenerateDataKey']);
+      // Secrets Manager may invoke the rotation function for exactly these secrets.
+      rotated.forEach((r, i) => {
+        this.functions['rotate-key'].addPermission(`SecretsManagerInvoke${i}`, {
+          principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
+          sourceAccount: stack.account,
+          sourceArn: secretResource(this, r.secretId),
+        });
       });
     }
     for (const { name, connection, secretId } of rotated) {
@@ -228,23 +277,58 @@ export class TokenVendor extends Construct {
         rotationLambdaArn: this.functions['rotate-key'].functionArn,
         // A day before the check calls the key due, so a healthy schedule never shows ROTATION_DUE.
         rotationRules: { automaticallyAfterDays: Math.max(1, connection.rotation.rotateAfterDays - 1) },
+        // The first rotation waits for the schedule: not on the first deploy, nor whenever the schedule changes.
+        rotateImmediatelyOnUpdate: false,
       }).node.addDependency(this.functions['rotate-key']);
     }
 
+    // A scheduled check that cannot be delivered or keeps failing lands here instead of vanishing.
+    this.deadLetters = new sqs.Queue(this, 'RotationCheckDeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
+    (this.functions['rotation-check'].node.defaultChild as lambda.CfnFunction).deadLetterConfig = {
+      targetArn: this.deadLetters.queueArn,
+    };
+    // Exact actions (grantSendMessages would add kms:GenerateDataKey* and kms:ReEncrypt* wildcards).
+    this.functions['rotation-check'].addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetters.queueArn] }),
+    );
+    this.functions['rotation-check'].addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sqs.${stack.region}.amazonaws.com` } },
+      }),
+    );
     new events.Rule(this, 'RotationCheckSchedule', {
       description: 'Token Vendor: daily check that every connection key is registered and not overdue',
       schedule: props.rotationCheckSchedule ?? events.Schedule.rate(Duration.days(1)),
-      targets: [new targets.LambdaFunction(this.functions['rotation-check'], { retryAttempts: 2 })],
+      targets: [
+        new targets.LambdaFunction(this.functions['rotation-check'], {
+          retryAttempts: 2,
+          deadLetterQueue: this.deadLetters,
+        }),
+      ],
     });
 
-    this.api = this.#restApi(props, retention);
+    this.accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention,
+      encryptionKey: this.key,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.api = this.#restApi(props, this.accessLogs, retention);
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       functions: this.functions,
       logGroups: this.logGroups,
       api: this.api,
+      accessLogs: this.accessLogs,
       key: this.key,
-      alarmEmail: props.alarmEmail,
+      ...(props.alarmEmails ? { alarmEmails: props.alarmEmails } : {}),
     });
 
     const firstDirectPostgres = config.directInvoke.postgres[0];
@@ -266,15 +350,14 @@ export class TokenVendor extends Construct {
   #grantKeys(
     f: lambda.Function,
     keys: readonly KeySource[],
-    clientSecrets: readonly string[],
+    clientSecrets: readonly SecretRef[],
     describeKms: boolean,
   ): void {
-    const secrets = [
-      ...new Set([
-        ...keys.flatMap((k) => ('secretsManager' in k ? [k.secretsManager.secretId] : [])),
-        ...clientSecrets,
-      ]),
+    const refs: SecretRef[] = [
+      ...keys.flatMap((k) => ('secretsManager' in k ? [k.secretsManager] : [])),
+      ...clientSecrets,
     ];
+    const secrets = [...new Set(refs.map((r) => r.secretId))];
     if (secrets.length > 0) {
       f.addToRolePolicy(
         new iam.PolicyStatement({
@@ -283,6 +366,7 @@ export class TokenVendor extends Construct {
         }),
       );
     }
+    this.#grantSecretKeys(f, refs, ['kms:Decrypt']);
     const kmsKeys = [...new Set(keys.flatMap((k) => ('kms' in k ? [k.kms.keyId] : [])))];
     const actions = ['kms:Sign', 'kms:GetPublicKey', ...(describeKms ? ['kms:DescribeKey'] : [])];
     for (const keyId of kmsKeys) {
@@ -299,13 +383,29 @@ export class TokenVendor extends Construct {
     }
   }
 
-  #restApi(props: TokenVendorProps, retention: logs.RetentionDays): apigw.RestApi {
+  /** The customer-managed keys of `secrets`, usable only through Secrets Manager in this region. */
+  #grantSecretKeys(f: lambda.Function, secrets: readonly SecretRef[], actions: string[]): void {
+    const stack = Stack.of(this);
+    const keyIds = [...new Set(secrets.flatMap((s) => (s.kmsKeyId ? [s.kmsKeyId] : [])))];
+    for (const keyId of keyIds) {
+      const { resource, aliasCondition } = kmsKeyResource(this, keyId);
+      f.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions,
+          resources: [resource],
+          conditions: {
+            StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` },
+            ...(aliasCondition
+              ? { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': aliasCondition } }
+              : {}),
+          },
+        }),
+      );
+    }
+  }
+
+  #restApi(props: TokenVendorProps, accessLogs: logs.LogGroup, retention: logs.RetentionDays): apigw.RestApi {
     const principals = [...new Set(props.config.grants.map((g) => g.principal))];
-    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
-      retention,
-      encryptionKey: this.key,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
     const invoke = TOKEN_TYPES.map((type) => `execute-api:/*/${ROUTES[type].method}${ROUTES[type].path}`);
     const policy = new iam.PolicyDocument({
       statements:
@@ -342,23 +442,37 @@ export class TokenVendor extends Construct {
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
-        stageName: 'prod',
+        stageName: STAGE,
         throttlingRateLimit: props.throttle?.rateLimit ?? 50,
         throttlingBurstLimit: props.throttle?.burstLimit ?? 100,
         loggingLevel: apigw.MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
         accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
-        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
-          caller: true,
-          httpMethod: true,
-          ip: true,
-          protocol: true,
-          requestTime: true,
-          resourcePath: true,
-          responseLength: true,
-          status: true,
-          user: true,
-        }),
+        // Who asked (userArn), what API Gateway itself said (error message and response type, for refusals
+        // the Lambda never sees) and how long it took.
+        accessLogFormat: apigw.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: apigw.AccessLogField.contextRequestId(),
+            requestTime: apigw.AccessLogField.contextRequestTime(),
+            ip: apigw.AccessLogField.contextIdentitySourceIp(),
+            userArn: apigw.AccessLogField.contextIdentityUserArn(),
+            caller: apigw.AccessLogField.contextIdentityCaller(),
+            userAgent: apigw.AccessLogField.contextIdentityUserAgent(),
+            httpMethod: apigw.AccessLogField.contextHttpMethod(),
+            resourcePath: apigw.AccessLogField.contextResourcePath(),
+            protocol: apigw.AccessLogField.contextProtocol(),
+            status: apigw.AccessLogField.contextStatus(),
+            responseLength: apigw.AccessLogField.contextResponseLength(),
+            responseLatency: apigw.AccessLogField.contextResponseLatency(),
+            integrationStatus: apigw.AccessLogField.contextIntegrationStatus(),
+            integrationLatency: apigw.AccessLogField.contextIntegrationLatency(),
+            errorMessage: apigw.AccessLogField.contextErrorMessage(),
+            errorType: apigw.AccessLogField.contextErrorResponseType(),
+            wafStatus: apigw.AccessLogField.contextWafResponseCode(),
+            xrayTraceId: apigw.AccessLogField.contextXrayTraceId(),
+          }),
+        ),
+        tracingEnabled: true,
       },
       defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },
     });
@@ -366,7 +480,20 @@ export class TokenVendor extends Construct {
       validateRequestBody: true,
       validateRequestParameters: true,
     });
-    const integration = new apigw.LambdaIntegration(this.functions.http, { proxy: true });
+    // API Gateway's execution log group, managed here (retention, KMS) instead of created on first use.
+    const executionLogs = new logs.LogGroup(this, 'ApiExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${api.restApiId}/${STAGE}`,
+      retention,
+      encryptionKey: this.key,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    api.deploymentStage.node.addDependency(executionLogs);
+    // No console test-invoke permission: it would let the console invoke the function without the
+    // resource policy's principal check.
+    const integration = new apigw.LambdaIntegration(this.functions.http, {
+      proxy: true,
+      allowTestInvoke: false,
+    });
     // Resources, methods and request models come from the API contract (lambda/api/), as does openapi.json.
     for (const type of TOKEN_TYPES) {
       const route = ROUTES[type];
@@ -393,15 +520,26 @@ export class TokenVendor extends Construct {
 
   /** Each acknowledged cdk-nag finding, with its reason. */
   #acknowledge(): void {
-    const ack = (scope: Construct, id: string, reason: string) =>
-      Validations.of(scope).acknowledge({ id, reason });
+    const ack = acknowledge;
     for (const f of Object.values(this.functions)) {
+      const runtime =
+        'nodejs22.x is the runtime the bundle targets and the tests run on (Node 22 LTS); pass runtime: NODEJS_24_X to move up.';
+      ack(f, 'AwsSolutions-L1', runtime);
+      ack(f, 'Serverless-LambdaLatestVersion', runtime);
+    }
+    for (const trigger of ['http', 'direct', 'rotate-key'] as const) {
       ack(
-        f,
-        'AwsSolutions-L1',
-        'nodejs22.x is the runtime the bundle targets and the tests run on; pass runtime: NODEJS_24_X to move up.',
+        this.functions[trigger],
+        'Serverless-LambdaDLQ',
+        'Invoked synchronously only (API Gateway, Step Functions, Secrets Manager rotation): a failure returns to the caller, which retries; there is no event to keep.',
       );
     }
+    for (const id of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'])
+      ack(
+        this.deadLetters,
+        id,
+        'This queue is itself the dead-letter queue of the scheduled rotation check.',
+      );
     Aspects.of(this).add(new AcknowledgeExpectedWildcards());
     ack(
       this.api,
@@ -417,6 +555,27 @@ export class TokenVendor extends Construct {
       this.api,
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
       'The API Gateway account-level CloudWatch role uses the AWS-managed AmazonAPIGatewayPushToCloudWatchLogs policy, as API Gateway requires for execution logs.',
+    );
+  }
+}
+
+/**
+ * Key sources that cannot work in Lambda fail the synth, naming each: a `file` key (nothing ships the
+ * file) or an `env` client secret (nothing sets the variable).
+ */
+function refuseLocalKeySources(config: Config): void {
+  const problems = [
+    ...Object.entries(config.connections).flatMap(([name, c]) =>
+      'file' in c.key ? [`connections.${name}.key.file`] : [],
+    ),
+    ...Object.entries(config.oauthIntegrations).flatMap(([name, i]) => [
+      ...(i.clientSecret?.env ? [`oauthIntegrations.${name}.clientSecret.env`] : []),
+      ...(i.assertion && 'file' in i.assertion.key ? [`oauthIntegrations.${name}.assertion.key.file`] : []),
+    ]),
+  ];
+  if (problems.length > 0) {
+    throw new ConfigError(
+      `Invalid token vendor config for AWS: these sources work only on a developer's machine (use secretsManager or kms):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
     );
   }
 }

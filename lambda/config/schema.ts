@@ -30,8 +30,12 @@ const HttpsUrl = z.url().check(
   }),
 );
 
+/** The customer-managed KMS key a secret is encrypted with (omit for the AWS-managed `aws/secretsmanager`). */
+const SecretKmsKey = z.optional(z.string().check(z.minLength(1)));
+
 const SecretsManagerKey = z.strictObject({
   secretId: z.string().check(z.minLength(1)),
+  kmsKeyId: SecretKmsKey,
   /** How long the vendor keeps a read key before asking Secrets Manager again. */
   cacheTtlSeconds: z._default(Seconds(0, 3600), 300),
 });
@@ -81,6 +85,7 @@ export const SecretRefSchema = z
       z.strictObject({
         secretId: z.string().check(z.minLength(1)),
         field: z.optional(z.string().check(z.minLength(1))),
+        kmsKeyId: SecretKmsKey,
       }),
     ),
     env: z.optional(EnvName),

@@ -19,11 +19,27 @@ describe('cdk synth with real bundling', () => {
     fx = await emulatorFixture();
     const config = writeTempFile('config.json', JSON.stringify(fixtureConfig(fx)));
     out = tempDir('cdk-out-');
-    synth = spawnSync('npx', ['cdk', 'synth', '--no-notices', '-q', '-c', `config=${config}`, '-o', out], {
-      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
+    synth = spawnSync(
+      'npx',
+      [
+        'cdk',
+        'synth',
+        '--no-notices',
+        '-q',
+        '-c',
+        `config=${config}`,
+        // The fixture signs with a key file, which only works when the bundle runs here.
+        '-c',
+        'allowLocalKeySources=true',
+        '-o',
+        out,
+      ],
+      {
+        env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
+        encoding: 'utf8',
+        timeout: 240_000,
+      },
+    );
   }, 300_000);
   afterAll(() => fx.emulator.close());
 

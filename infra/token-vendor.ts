@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aspects, Duration, Names, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -143,6 +144,26 @@ export class TokenVendor extends Construct {
     mkdirSync(outdir, { recursive: true });
     const configFile = join(outdir, `token-vendor-config.${Names.uniqueId(this)}.json`);
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+    // Optional VPC placement: the functions reach Snowflake from the VPC's NAT (a stable egress IP that a
+    // Snowflake network policy can pin) or through PrivateLink.
+    const vpcSettings = config.deployment.vpc;
+    const network = vpcSettings
+      ? {
+          vpc: ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+            vpcId: vpcSettings.vpcId,
+            availabilityZones: vpcSettings.subnetIds.map(
+              (_, i) => Stack.of(this).availabilityZones[i] ?? `az${i}`,
+            ),
+            privateSubnetIds: vpcSettings.subnetIds,
+          }),
+          vpcSubnets: {
+            subnets: vpcSettings.subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, id)),
+          },
+          securityGroups: vpcSettings.securityGroupIds.map((id, i) =>
+            ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, id, { mutable: false }),
+          ),
+        }
+      : undefined;
     const fn = (
       trigger: Trigger,
       environment: Record<string, string> = {},
@@ -160,6 +181,7 @@ export class TokenVendor extends Construct {
         }),
       );
       const f = new nodejs.NodejsFunction(this, `${pascal(trigger)}Function`, {
+        ...(network ?? {}),
         entry: fileURLToPath(new URL(HANDLERS[trigger], import.meta.url)),
         handler: 'handler',
         runtime: props.runtime ?? lambda.Runtime.NODEJS_22_X,
@@ -233,7 +255,7 @@ export class TokenVendor extends Construct {
     this.#grantKeys(this.functions.http, [...connectionKeys, ...assertionKeys], clientSecrets, false);
     this.#grantKeys(this.functions.direct, [...connectionKeys, ...assertionKeys], clientSecrets, false);
     this.#grantKeys(this.functions['rotation-check'], connectionKeys, [], true);
-    this.envelopeKey.grant(this.functions.direct, 'kms:Encrypt');
+    this.#secureDirectPath(config);
 
     // Rotation: the rotate-key function may rewrite exactly the key secrets it rotates.
     const rotated = Object.entries(config.connections).flatMap(([name, c]) =>
@@ -383,6 +405,53 @@ export class TokenVendor extends Construct {
     }
   }
 
+  /**
+   * What the direct path trusts. Lambda resource policies cannot deny, so any principal of this account
+   * with lambda:InvokeFunction on the direct function can invoke it; the tokens it returns are sealed with
+   * the envelope key, and that key's policy lets only the named consumers open them (and only for contexts
+   * that name a token), denying kms:Decrypt to everyone else. The function's resource policy names the
+   * state machines' roles (directInvokers) so cross-account or service callers need nothing else.
+   */
+  #secureDirectPath(config: Config): void {
+    const direct = this.functions.direct;
+    const { directInvokers, envelopeConsumers } = config.deployment;
+    this.envelopeKey.grant(direct, 'kms:GenerateDataKey');
+    directInvokers.forEach((arn, i) => {
+      direct.addPermission(`DirectInvoker${i}`, { principal: new iam.ArnPrincipal(arn) });
+    });
+    const consumers = [...new Set(envelopeConsumers)];
+    if (consumers.length > 0) {
+      this.envelopeKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'NamedConsumersOpenSealedTokens',
+          principals: consumers.map((arn) => new iam.ArnPrincipal(arn)),
+          actions: ['kms:Decrypt'],
+          resources: ['*'],
+          conditions: {
+            'ForAllValues:StringEquals': {
+              'kms:EncryptionContextKeys': [
+                'token-vendor:tokenType',
+                'token-vendor:tokenId',
+                'token-vendor:requestId',
+              ],
+            },
+            Null: { 'kms:EncryptionContext:token-vendor:tokenId': 'false' },
+          },
+        }),
+      );
+    }
+    this.envelopeKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'NobodyElseOpensSealedTokens',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        ...(consumers.length > 0 ? { conditions: { ArnNotEquals: { 'aws:PrincipalArn': consumers } } } : {}),
+      }),
+    );
+  }
+
   /** The customer-managed keys of `secrets`, usable only through Secrets Manager in this region. */
   #grantSecretKeys(f: lambda.Function, secrets: readonly SecretRef[], actions: string[]): void {
     const stack = Stack.of(this);
@@ -407,6 +476,38 @@ export class TokenVendor extends Construct {
   #restApi(props: TokenVendorProps, accessLogs: logs.LogGroup, retention: logs.RetentionDays): apigw.RestApi {
     const principals = [...new Set(props.config.grants.map((g) => g.principal))];
     const invoke = TOKEN_TYPES.map((type) => `execute-api:/*/${ROUTES[type].method}${ROUTES[type].path}`);
+    const { endpoint, principalOrgId, allowedSourceIps } = props.config.deployment;
+    const privateApi = endpoint.type === 'PRIVATE';
+    // The network perimeter: each condition denies every request that does not meet it, whoever signs it,
+    // so leaked credentials of a granted role do not work from elsewhere.
+    const deny = (sid: string, conditions: Record<string, unknown>) =>
+      new iam.PolicyStatement({
+        sid,
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: ['execute-api:/*'],
+        conditions,
+      });
+    const perimeter = [
+      ...(privateApi
+        ? [
+            deny('OnlyThroughTheseVpcEndpoints', {
+              StringNotEquals: { 'aws:SourceVpce': endpoint.vpcEndpointIds },
+            }),
+          ]
+        : []),
+      ...(principalOrgId
+        ? [deny('OnlyThisOrganization', { StringNotEquals: { 'aws:PrincipalOrgID': principalOrgId } })]
+        : []),
+      ...(allowedSourceIps.length > 0
+        ? [
+            deny('OnlyFromTheseNetworks', {
+              NotIpAddress: { [privateApi ? 'aws:VpcSourceIp' : 'aws:SourceIp']: allowedSourceIps },
+            }),
+          ]
+        : []),
+    ];
     const policy = new iam.PolicyDocument({
       statements:
         principals.length === 0
@@ -433,12 +534,13 @@ export class TokenVendor extends Construct {
                 resources: ['execute-api:/*'],
                 conditions: { ArnNotEquals: { 'aws:PrincipalArn': principals } },
               }),
+              ...perimeter,
             ],
     });
     const api = new apigw.RestApi(this, 'Api', {
       description: 'Token Vendor: short-lived Snowflake credentials for IAM principals',
       policy,
-      endpointTypes: [apigw.EndpointType.REGIONAL],
+      endpointTypes: [privateApi ? apigw.EndpointType.PRIVATE : apigw.EndpointType.REGIONAL],
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {

@@ -233,6 +233,66 @@ export const GrantSchema = z.strictObject({
   ...Targets,
 });
 
+const VpcEndpointId = z
+  .string()
+  .check(z.regex(/^vpce-[0-9a-f]{8,17}$/, 'must be a VPC endpoint id (vpce-…)'));
+const Cidr = z
+  .string()
+  .check(
+    z.regex(
+      /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/,
+      'must be an IPv4 or IPv6 CIDR block (203.0.113.0/24)',
+    ),
+  );
+
+/** How the stack is deployed: who may reach the API and from where, who may use the direct path. */
+export const DeploymentSchema = z
+  .strictObject({
+    /** REGIONAL (public endpoint, IAM + the conditions below) or PRIVATE (only through these VPC endpoints). */
+    endpoint: z._default(
+      z.strictObject({
+        type: z._default(z.enum(['REGIONAL', 'PRIVATE']), 'REGIONAL'),
+        vpcEndpointIds: z._default(z.array(VpcEndpointId), []),
+      }),
+      { type: 'REGIONAL', vpcEndpointIds: [] },
+    ),
+    /** Deny callers outside this AWS Organization (aws:PrincipalOrgID). */
+    principalOrgId: z.optional(
+      z.string().check(z.regex(/^o-[a-z0-9]{10,32}$/, 'must be an organization id (o-…)')),
+    ),
+    /** Deny requests from outside these CIDR blocks (aws:SourceIp; aws:VpcSourceIp for PRIVATE). */
+    allowedSourceIps: z._default(z.array(Cidr), []),
+    /** Run the functions in these subnets (a NAT gateway's stable egress IP for a Snowflake network policy). */
+    vpc: z.optional(
+      z.strictObject({
+        vpcId: z.string().check(z.regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id (vpc-…)')),
+        subnetIds: z.array(z.string().check(z.regex(/^subnet-[0-9a-f]{8,17}$/))).check(z.minLength(1)),
+        securityGroupIds: z.array(z.string().check(z.regex(/^sg-[0-9a-f]{8,17}$/))).check(z.minLength(1)),
+      }),
+    ),
+    /** Roles (state machines' execution roles) the direct-invoke function's resource policy names. */
+    directInvokers: z._default(z.array(PrincipalArn), []),
+    /** Roles allowed kms:Decrypt on the envelope key (to open sealed tokens); everyone else is denied. */
+    envelopeConsumers: z._default(z.array(PrincipalArn), []),
+  })
+  .check(
+    z.check((ctx) => {
+      const e = ctx.value.endpoint;
+      if (e.type === 'PRIVATE' && e.vpcEndpointIds.length === 0)
+        issue(ctx, 'a PRIVATE endpoint needs the VPC endpoint ids that may reach it', [
+          'endpoint',
+          'vpcEndpointIds',
+        ]);
+    }),
+  );
+
+const DEFAULT_DEPLOYMENT = {
+  endpoint: { type: 'REGIONAL' as const, vpcEndpointIds: [] },
+  allowedSourceIps: [],
+  directInvokers: [],
+  envelopeConsumers: [],
+};
+
 const TokenPolicy = (minRemaining: number) =>
   z._default(
     z.strictObject({
@@ -265,6 +325,8 @@ export const ConfigSchema = z
         oauth: { minRemainingSeconds: 60, refreshRatio: 0.8 },
       },
     ),
+    /** Deploy-time settings (the CDK stack reads them; the functions ignore them). */
+    deployment: z._default(DeploymentSchema, DEFAULT_DEPLOYMENT),
     cache: z._default(
       z.strictObject({
         enabled: z._default(z.boolean(), true),

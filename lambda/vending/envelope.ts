@@ -1,26 +1,26 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import {
+  ENVELOPE_ALGORITHM,
+  type EncryptionContext,
+  type EnvelopedToken,
+  envelopeAad,
+} from '../api/envelope';
 import { loadKms } from '../aws/sdk';
 import { TokenVendorError } from '../errors';
 
-/** KMS encryption context of an enveloped token; `kms:Decrypt` needs the same context. */
-export type EncryptionContext = Record<string, string>;
-
-export interface EnvelopedToken {
-  /** Base64 KMS ciphertext of the token. */
-  readonly encryptedToken: string;
-  readonly encryptionKeyId: string;
-  readonly encryptionContext: EncryptionContext;
-}
+export type { EncryptionContext, EnvelopedToken };
 
 /**
- * Encrypt a token with KMS so it never appears in Step Functions execution history in plain text.
- * The encryption context names the token (its type, its one-way id and the request), so a ciphertext
- * cannot be passed off as another token's.
+ * Seal a token so it never appears in Step Functions execution history in plain text, whatever its size:
+ * a fresh KMS data key (`GenerateDataKey`, AES-256) encrypts it with AES-256-GCM here; only the data key's
+ * KMS ciphertext travels with it. The encryption context names the token (its type, its one-way id, the
+ * request) and is bound both to the data key (KMS) and to the ciphertext (GCM associated data), so a
+ * ciphertext cannot be passed off as another token's. Consumers open it with `openEnvelope` (client/).
  *
  * @example
  * ```ts
- * const sealed = await envelopeToken(kms, keyArn, token, { tokenType: 'snowflake-postgres', tokenId, requestId });
- * // consumer: kms.decrypt({ CiphertextBlob, EncryptionContext: sealed.encryptionContext })
+ * const sealed = await envelopeToken(kms, keyArn, token, { 'token-vendor:tokenType': 'snowflake-postgres', … });
  * ```
  */
 export async function envelopeToken(
@@ -29,17 +29,18 @@ export async function envelopeToken(
   token: string,
   context: EncryptionContext,
 ): Promise<EnvelopedToken> {
+  let key: Uint8Array;
+  let encryptedKey: Uint8Array;
+  let usedKeyId: string;
   try {
-    const { EncryptCommand } = await loadKms();
+    const { GenerateDataKeyCommand } = await loadKms();
     const answer = await kms.send(
-      new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(token, 'utf8'), EncryptionContext: context }),
+      new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context }),
     );
-    if (!answer.CiphertextBlob) throw new Error('KMS Encrypt returned no ciphertext');
-    return {
-      encryptedToken: Buffer.from(answer.CiphertextBlob).toString('base64'),
-      encryptionKeyId: answer.KeyId ?? keyId,
-      encryptionContext: context,
-    };
+    if (!answer.Plaintext || !answer.CiphertextBlob) throw new Error('KMS GenerateDataKey returned no key');
+    key = answer.Plaintext;
+    encryptedKey = answer.CiphertextBlob;
+    usedKeyId = answer.KeyId ?? keyId;
   } catch (error) {
     throw new TokenVendorError(
       'KEY_SOURCE_UNAVAILABLE',
@@ -47,4 +48,17 @@ export async function envelopeToken(
       { cause: error },
     );
   }
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(envelopeAad(context));
+  const sealed = Buffer.concat([cipher.update(token, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  key.fill(0);
+  return {
+    encryptedToken: sealed.toString('base64'),
+    encryptedDataKey: Buffer.from(encryptedKey).toString('base64'),
+    iv: iv.toString('base64'),
+    envelopeAlgorithm: ENVELOPE_ALGORITHM,
+    encryptionKeyId: usedKeyId,
+    encryptionContext: context,
+  };
 }

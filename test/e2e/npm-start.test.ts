@@ -1,22 +1,41 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/keys';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+function readmeCommands(): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const marker = readme.indexOf('test/e2e/npm-start.test.ts` runs this very block');
+  expect(marker, 'the README names this test above the block it runs').toBeGreaterThan(0);
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(marker))![1]!;
+  return block
+    .replace(/\\\n\s*/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
 /** The README's first command: `npm start` brings up the local stack, and what it prints works as printed. */
 describe('npm start', () => {
   let child: ChildProcess;
   let printed = '';
   let commands: string[] = [];
+  // The stack's files go to a temp directory (TOKEN_VENDOR_LOCAL_DIR), never a developer's own .local/.
+  const local = join(tempDir('tv-start-'), '.local');
+  const env = { ...process.env, TOKEN_VENDOR_LOCAL_DIR: local };
+  let endpoint = '';
 
   beforeAll(async () => {
-    child = spawn(
-      'npm',
-      ['start', '--', '--port', '0', '--dir', tempDir('tv-start-'), '--exit-after', '300'],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
+    child = spawn('npm', ['start', '--', '--port', '0', '--exit-after', '300'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     child.stdout!.resume();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${printed}`)), 60_000);
@@ -34,6 +53,7 @@ describe('npm start', () => {
       .split('\n')
       .filter((line) => line.startsWith('  '))
       .map((line) => line.trim());
+    endpoint = /endpoint\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(printed)![1]!;
   }, 90_000);
 
   afterAll(async () => {
@@ -48,7 +68,7 @@ describe('npm start', () => {
   const runPrinted = (prefix: string) => {
     const command = commands.find((c) => c.startsWith(prefix));
     expect(command, `no printed command starting with ${prefix}`).toBeDefined();
-    const result = spawnSync('bash', ['-c', command!], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync('bash', ['-c', command!], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
     return {
       ...result,
       stderr: result.stderr
@@ -94,6 +114,38 @@ describe('npm start', () => {
     const result = runPrinted('npx token-vendor rotation-check');
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^demo\tOK\t/);
+  });
+
+  it('runs the README\'s "Run it here" block as written: five commands, each succeeding', () => {
+    const commands = readmeCommands();
+    expect(commands.map((c) => c.split(' ').slice(0, 3).join(' '))).toEqual([
+      'curl -s --aws-sigv4',
+      'npx token-vendor get',
+      'npx token-vendor get',
+      'npx token-vendor get',
+      'npx token-vendor rotation-check',
+    ]);
+    // The block's literal ./.local/ and http://127.0.0.1:8787 point at this test's stack.
+    const outputs = commands.map((command) => {
+      const run = spawnSync(
+        'bash',
+        ['-c', command.replaceAll('./.local/', `${local}/`).replaceAll('http://127.0.0.1:8787', endpoint)],
+        { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(run.status, `${command}\n${run.stderr}`).toBe(0);
+      return run.stdout;
+    });
+    expect(JSON.parse(outputs[0]!)).toMatchObject({
+      tokenType: 'snowflake-postgres',
+      username: 'reporting_user',
+    });
+    expect(outputs[1]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
+    expect(JSON.parse(outputs[2]!)).toMatchObject({
+      tokenType: 'KEYPAIR_JWT',
+      account: 'DEMOORG-DEMOACCOUNT',
+    });
+    expect(outputs[3]!.trim()).toMatch(/^oat\./);
+    expect(outputs[4]).toMatch(/^demo\tOK\t/);
   });
 
   it("stops on SIGINT sent to npm's own PID, with one line and exit code 130", async () => {

@@ -27,10 +27,34 @@ function hardenedConfig(edit: (c: any) => void = () => {}): string {
 const resourcesOf = (template: Template, type: string) =>
   Object.values(template.findResources(type)) as { Properties: any; Metadata?: any }[];
 
+const STATE_MACHINE_ROLE = 'arn:aws:iam::111122223333:role/etl-state-machine';
+const CONSUMER = 'arn:aws:iam::111122223333:role/etl-worker';
+
 describe('production hardening of the synthesized stack', () => {
   let template: Template;
   let stack: Stack;
+  /** A second synth, with every deployment setting: the direct path, the perimeter, the VPC. */
+  let direct: Template;
   beforeAll(() => {
+    const deployed = appWith({
+      config: hardenedConfig((c) => {
+        c.deployment = {
+          directInvokers: [STATE_MACHINE_ROLE],
+          envelopeConsumers: [CONSUMER, STATE_MACHINE_ROLE],
+          endpoint: { type: 'PRIVATE', vpcEndpointIds: ['vpce-0123456789abcdef0'] },
+          principalOrgId: 'o-abc123def456',
+          allowedSourceIps: ['10.20.0.0/16'],
+          vpc: {
+            vpcId: 'vpc-0123456789abcdef0',
+            subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+            securityGroupIds: ['sg-0123456789abcdef0'],
+          },
+        };
+      }),
+    });
+    deployed.app.synth();
+    direct = Template.fromStack(deployed.stack);
+
     const built = appWith({
       config: hardenedConfig(),
       alarmEmail: 'oncall@example.com, security@example.com',
@@ -220,6 +244,104 @@ describe('production hardening of the synthesized stack', () => {
       expect(permissions.length).toBeGreaterThan(0);
       for (const p of permissions)
         expect(JSON.stringify(p.Properties.SourceArn)).not.toContain('test-invoke-stage');
+    });
+  });
+
+  describe('the direct path and the envelope key', () => {
+    const envelopeKeyPolicy = (t: Template) =>
+      resourcesOf(t, 'AWS::KMS::Key').find((k) =>
+        String(k.Properties.Description).includes('encrypts tokens returned to Step Functions'),
+      )!.Properties.KeyPolicy.Statement as any[];
+
+    it('lets only the named consumers open sealed tokens, only for contexts naming a token, and denies the rest', () => {
+      const statements = envelopeKeyPolicy(direct);
+      const allow = statements.find((s) => s.Sid === 'NamedConsumersOpenSealedTokens');
+      expect(allow.Principal.AWS.sort()).toEqual([CONSUMER, STATE_MACHINE_ROLE].sort());
+      expect(allow.Condition['ForAllValues:StringEquals']['kms:EncryptionContextKeys']).toContain(
+        'token-vendor:tokenId',
+      );
+      const deny = statements.find((s) => s.Sid === 'NobodyElseOpensSealedTokens');
+      expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'kms:Decrypt' });
+      expect(deny.Condition.ArnNotEquals['aws:PrincipalArn'].sort()).toEqual(
+        [CONSUMER, STATE_MACHINE_ROLE].sort(),
+      );
+    });
+
+    it('denies everyone kms:Decrypt when no consumer is named', () => {
+      const deny = envelopeKeyPolicy(template).find((s) => s.Sid === 'NobodyElseOpensSealedTokens');
+      expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+      expect(deny.Condition).toBeUndefined();
+    });
+
+    it('seals with data keys (any token size): the direct role may GenerateDataKey, not Encrypt', () => {
+      const statements = resourcesOf(direct, 'AWS::IAM::Policy')
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes('DirectRole'))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
+      const kmsActions = statements
+        .flatMap((s) => [s.Action].flat())
+        .filter((a: string) => a.startsWith('kms:'));
+      expect(kmsActions).toContain('kms:GenerateDataKey');
+      expect(kmsActions).not.toContain('kms:Encrypt');
+    });
+
+    it("names the state machines' roles in the direct function's resource policy", () => {
+      const invokers = resourcesOf(direct, 'AWS::Lambda::Permission').filter(
+        (p) => p.Properties.Principal === STATE_MACHINE_ROLE,
+      );
+      expect(invokers).toHaveLength(1);
+      expect(invokers[0]!.Properties.Action).toBe('lambda:InvokeFunction');
+    });
+  });
+
+  describe('network perimeter', () => {
+    const policyOf = (t: Template) =>
+      resourcesOf(t, 'AWS::ApiGateway::RestApi')[0]!.Properties.Policy.Statement as any[];
+
+    it('is REGIONAL without conditions beyond the principals by default', () => {
+      expect(
+        resourcesOf(template, 'AWS::ApiGateway::RestApi')[0]!.Properties.EndpointConfiguration.Types,
+      ).toEqual(['REGIONAL']);
+      expect(policyOf(template).filter((s) => s.Sid)).toEqual([]);
+    });
+
+    it('denies requests from outside the organization, the networks, or the VPC endpoints of a PRIVATE API', () => {
+      const t = direct;
+      expect(resourcesOf(t, 'AWS::ApiGateway::RestApi')[0]!.Properties.EndpointConfiguration.Types).toEqual([
+        'PRIVATE',
+      ]);
+      const bySid = Object.fromEntries(
+        policyOf(t)
+          .filter((s) => s.Sid)
+          .map((s) => [s.Sid, s]),
+      );
+      expect(bySid.OnlyThroughTheseVpcEndpoints).toMatchObject({
+        Effect: 'Deny',
+        Condition: { StringNotEquals: { 'aws:SourceVpce': ['vpce-0123456789abcdef0'] } },
+      });
+      expect(bySid.OnlyThisOrganization.Condition).toEqual({
+        StringNotEquals: { 'aws:PrincipalOrgID': 'o-abc123def456' },
+      });
+      expect(bySid.OnlyFromTheseNetworks.Condition).toEqual({
+        NotIpAddress: { 'aws:VpcSourceIp': ['10.20.0.0/16'] },
+      });
+    });
+
+    it('refuses a PRIVATE endpoint without VPC endpoints, naming the field', () => {
+      const bad = hardenedConfig((c) => {
+        c.deployment = { endpoint: { type: 'PRIVATE' } };
+      });
+      expect(() => appWith({ config: bad })).toThrow(/deployment\.endpoint\.vpcEndpointIds/);
+    });
+
+    it('places the functions in the given subnets and security groups', () => {
+      const functions = resourcesOf(direct, 'AWS::Lambda::Function').filter((f) =>
+        String(f.Properties.Description ?? '').startsWith('Token Vendor:'),
+      );
+      for (const f of functions)
+        expect(f.Properties.VpcConfig).toEqual({
+          SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+          SecurityGroupIds: ['sg-0123456789abcdef0'],
+        });
     });
   });
 });

@@ -122,7 +122,7 @@ describe('TokenVendorStack template', () => {
       HttpRole:
         /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey))$/,
       DirectRole:
-        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|Encrypt))$/,
+        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|GenerateDataKey))$/,
       RotationCheckRole:
         /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|DescribeKey|GenerateDataKey|Decrypt)|sqs:SendMessage)$/,
       RotateKeyRole:
@@ -147,7 +147,9 @@ describe('TokenVendorStack template', () => {
     expect(kmsSign.map(resources)).toEqual([
       '"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"',
     ]);
-    const encrypt = statementsOf('TokenVendorDirectRole').filter((s) => actions(s).includes('kms:Encrypt'));
+    const encrypt = statementsOf('TokenVendorDirectRole').filter((s) =>
+      actions(s).includes('kms:GenerateDataKey'),
+    );
     expect(encrypt.map(resources).join()).toMatch(/EnvelopeKey/);
     // Rotation rewrites only the key secret.
     const rotation = statementsOf('TokenVendorRotateKeyRole').filter((s) =>

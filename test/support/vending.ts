@@ -1,6 +1,12 @@
-import { constants, privateEncrypt } from 'node:crypto';
+import { constants, privateEncrypt, randomBytes } from 'node:crypto';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { EncryptCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import {
+  DecryptCommand,
+  GenerateDataKeyCommand,
+  GetPublicKeyCommand,
+  KMSClient,
+  SignCommand,
+} from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import type { SnowflakeEmulatorOptions } from '../../dev/emulator/server';
@@ -94,10 +100,31 @@ export async function vendingHarness(
       Buffer.concat([SHA256_DIGEST_INFO, input.Message]),
     ),
   }));
-  kms.on(EncryptCommand).callsFake((input: { Plaintext: Uint8Array; KeyId: string }) => ({
-    KeyId: input.KeyId,
-    CiphertextBlob: Buffer.from(`sealed:${Buffer.from(input.Plaintext).toString('base64')}`),
-  }));
+  // Data keys: real random AES keys; the "KMS ciphertext" is reversible here and bound to the
+  // encryption context, so Decrypt with another context fails as KMS's would.
+  kms
+    .on(GenerateDataKeyCommand)
+    .callsFake((input: { KeyId: string; EncryptionContext?: Record<string, string> }) => {
+      const key = randomBytes(32);
+      return {
+        KeyId: `arn:aws:kms:us-east-1:111122223333:key/envelope-${input.KeyId.replace(/\W/g, '')}`,
+        Plaintext: new Uint8Array(key),
+        CiphertextBlob: Buffer.from(
+          JSON.stringify({ key: key.toString('base64'), context: input.EncryptionContext ?? {} }),
+        ),
+      };
+    });
+  kms
+    .on(DecryptCommand)
+    .callsFake((input: { CiphertextBlob: Uint8Array; EncryptionContext?: Record<string, string> }) => {
+      const sealed = JSON.parse(Buffer.from(input.CiphertextBlob).toString()) as {
+        key: string;
+        context: Record<string, string>;
+      };
+      if (JSON.stringify(sealed.context) !== JSON.stringify(input.EncryptionContext ?? {}))
+        throw Object.assign(new Error('InvalidCiphertextException'), { name: 'InvalidCiphertextException' });
+      return { Plaintext: new Uint8Array(Buffer.from(sealed.key, 'base64')) };
+    });
 
   const input: ConfigInput = {
     connections: {

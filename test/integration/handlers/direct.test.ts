@@ -1,7 +1,9 @@
-import { DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
+import { GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openEnvelope } from '../../../client/envelope';
 import { tokenId } from '../../../lambda/audit/token-id';
 import { DirectInvokeError } from '../../../lambda/handlers/direct';
+import { envelopeToken } from '../../../lambda/vending/envelope';
 import { lambdaContext } from '../../support/events';
 import { type VendingHarness, vendingHarness } from '../../support/vending';
 
@@ -80,7 +82,7 @@ describe('direct-invoke handler (Step Functions)', () => {
     }
   });
 
-  it('returns the token KMS-encrypted, with an encryption context naming it, when an envelope key is set', async () => {
+  it('returns the token sealed with a KMS data key, the context naming it, and a consumer opens it', async () => {
     // Act
     const result = (await h.sealedDirect(
       { tokenType: 'snowflake-jwt', connection: 'demo' },
@@ -91,20 +93,36 @@ describe('direct-invoke handler (Step Functions)', () => {
     expect(result).toMatchObject({
       tokenType: 'KEYPAIR_JWT',
       encryptedToken: expect.any(String),
-      encryptionKeyId: 'alias/envelope',
+      encryptedDataKey: expect.any(String),
+      envelopeAlgorithm: 'AES-256-GCM',
       expiresIn: expect.any(Number),
     });
-    const encrypt = h.kms.commandCalls(EncryptCommand).at(-1)!.args[0].input;
-    expect(result.encryptionContext).toEqual(encrypt.EncryptionContext);
-    const plaintext = Buffer.from(
-      Buffer.from(result.encryptedToken, 'base64').toString().replace('sealed:', ''),
-      'base64',
-    ).toString();
+    const generate = h.kms.commandCalls(GenerateDataKeyCommand).at(-1)!.args[0].input;
+    expect(generate).toMatchObject({ KeyId: 'alias/envelope', KeySpec: 'AES_256' });
+    expect(result.encryptionContext).toEqual(generate.EncryptionContext);
+    const plaintext = await openEnvelope(h.runtime.kms() as never, result);
+    expect(plaintext.split('.')).toHaveLength(3);
     expect(result.encryptionContext).toMatchObject({
       'token-vendor:tokenType': 'KEYPAIR_JWT',
       'token-vendor:tokenId': tokenId(plaintext),
     });
     expect(JSON.stringify(result)).not.toContain(plaintext);
-    expect(h.kms.commandCalls(DecryptCommand)).toHaveLength(0);
+  });
+
+  it('seals tokens of any size, and refuses a sealed token whose context or ciphertext was changed', async () => {
+    // Prepare: larger than the 4 KB a single kms:Encrypt takes
+    const kms = (await h.runtime.kms()) as never;
+    const big = 'x'.repeat(10_000);
+    const sealed = await envelopeToken(kms, 'alias/envelope', big, { 'token-vendor:tokenType': 'test' });
+    // Act + Assess
+    expect(await openEnvelope(kms, sealed)).toBe(big);
+    const flipped = Buffer.from(sealed.encryptedToken, 'base64');
+    flipped[0] = flipped[0]! ^ 1;
+    await expect(
+      openEnvelope(kms, { ...sealed, encryptedToken: flipped.toString('base64') }),
+    ).rejects.toThrow(/altered/);
+    await expect(
+      openEnvelope(kms, { ...sealed, encryptionContext: { 'token-vendor:tokenType': 'other' } }),
+    ).rejects.toThrow();
   });
 });

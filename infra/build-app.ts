@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { App, CfnOutput, Tags, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -20,6 +21,7 @@ export const CONTEXT_KEYS = [
   'terminationProtection',
   'tags',
   'allowLocalKeySources',
+  'controlTowerChecks',
 ] as const;
 
 /**
@@ -27,7 +29,7 @@ export const CONTEXT_KEYS = [
  * forgotten `-c config=` cannot deploy the example grants), `stackName`, `alarmEmail` (comma-separated),
  * `throttleRateLimit`/`throttleBurstLimit`, `logRetentionDays`, `rotationCheckSchedule` (`rate(…)` or
  * `cron(…)`), `exampleStateMachine` (true/false), `terminationProtection` (default true), `tags` (JSON
- * object). The config is validated by the same zod schema the Lambdas use; an invalid one, or a bad
+ * object), `controlTowerChecks` (default true: AWS Control Tower's proactive controls through cfn-guard). The config is validated by the same zod schema the Lambdas use; an invalid one, or a bad
  * context value, fails synth naming it. cdk-nag's AwsSolutions and Serverless packs check the result.
  *
  * @example
@@ -123,7 +125,13 @@ export function buildApp(context: Record<string, unknown> = {}, app = new App({ 
     value: stack.vendor.envelopeKey.keyArn,
     description: 'kms:Decrypt on this key opens encryptedToken',
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+  // cdk-nag's AwsSolutions and Serverless packs, and AWS Control Tower's proactive controls (cfn-guard).
+  Validations.of(app).addPlugins(
+    new AwsSolutionsChecks(app),
+    new ServerlessChecks(app),
+    // About 7 s per synth: on by default (cdk synth, cdk deploy); -c controlTowerChecks=false skips it.
+    ...(flag('controlTowerChecks') === false ? [] : [new CfnGuardValidator({ maxBuffer: 16 * 1024 * 1024 })]),
+  );
   return { app, stack, config };
 }
 

@@ -31,6 +31,9 @@ describe('cdk synth with real bundling', () => {
         // The fixture signs with a key file, which only works when the bundle runs here.
         '-c',
         'allowLocalKeySources=true',
+        // Control Tower's rules run in the template tests; this test is about bundling.
+        '-c',
+        'controlTowerChecks=false',
         '-o',
         out,
       ],

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +60,7 @@ describe('TokenVendorStack template', () => {
     }
     expect(acknowledged.length).toBeGreaterThan(0);
     for (const [id, reason] of acknowledged) {
-      expect(id).toMatch(/^(AwsSolutions|Serverless)-/);
+      expect(id).toMatch(/^(AwsSolutions-|Serverless-|cdk-validator-cfnguard::)/);
       expect(reason.length).toBeGreaterThan(30);
     }
     // Every acknowledgement is also recorded in the template, on the resource it applies to.
@@ -67,6 +68,13 @@ describe('TokenVendorStack template', () => {
       (r) => (r.Metadata?.cdk_nag?.rules_to_suppress ?? []) as { id: string; reason: string }[],
     );
     expect(recorded.map((r) => r.id).sort()).toEqual(acknowledged.map(([id]) => id).sort());
+  });
+
+  it('meets every AWS Control Tower proactive control cfn-guard checks, or acknowledges it', () => {
+    const report = JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8'));
+    const guard = report.pluginReports.find((p: any) => p.pluginName === 'cdk-validator-cfnguard');
+    expect(guard).toBeDefined();
+    expect(guard.violations.map((v: any) => v.ruleName)).toEqual([]);
   });
 
   it('requires AWS_IAM on every API method and validates bodies', () => {
@@ -188,6 +196,9 @@ describe('TokenVendorStack template', () => {
     const keys = Object.values(template.findResources('AWS::KMS::Key'));
     expect(keys).toHaveLength(2);
     for (const key of keys) expect(key.Properties.EnableKeyRotation).toBe(true);
+    // Grants only for AWS services acting for a resource (Control Tower CT.KMS.PR.3)
+    for (const key of keys)
+      expect(key.Properties.KeyPolicy.Statement.map((s: any) => s.Sid)).toContain('GrantsOnlyForAwsServices');
   });
 
   it('schedules the rotation check daily and the key rotation in Secrets Manager', () => {
@@ -252,6 +263,19 @@ describe('TokenVendorStack template', () => {
 });
 
 describe('an invalid config', () => {
+  it('runs AWS Control Tower proactive controls (cfn-guard) and reports an unmet one', () => {
+    // Act: log groups kept 30 days, under Control Tower's one year (CT.CLOUDWATCH.PR.2)
+    const out = tempDir('cdk-out-');
+    const context = { ...SKIP_BUNDLING, config: exampleWithKms(), logRetentionDays: '30' };
+    buildApp(context, new App({ context, outdir: out })).app.synth();
+    // Assess
+    const report = JSON.parse(readFileSync(join(out, 'validation-report.json'), 'utf8'));
+    const guard = report.pluginReports.find((p: any) => p.pluginName === 'cdk-validator-cfnguard');
+    expect(guard.violations.map((v: any) => v.ruleName)).toContain(
+      'cloudwatch_log_group_retention_period_check',
+    );
+  });
+
   it('fails the synth with the zod message naming the field', () => {
     const config = JSON.parse(readFileSync('config/example.json', 'utf8'));
     config.connections.analytics.account = 'xy12345.aws';

@@ -75,6 +75,12 @@ describe('TokenVendorStack template', () => {
     const guard = report.pluginReports.find((p: any) => p.pluginName === 'cdk-validator-cfnguard');
     expect(guard).toBeDefined();
     expect(guard.violations.map((v: any) => v.ruleName)).toEqual([]);
+    // Not vacuous: the rules did run, and found exactly what is acknowledged, each on its resource.
+    expect([...new Set(guard.suppressedViolations.map((v: any) => v.ruleName))].sort()).toEqual([
+      'lambda_function_public_access_prohibited_check',
+      'lambda_inside_vpc_check',
+      'sqs_dlq_check',
+    ]);
   });
 
   it('requires AWS_IAM on every API method and validates bodies', () => {
@@ -263,19 +269,6 @@ describe('TokenVendorStack template', () => {
 });
 
 describe('an invalid config', () => {
-  it('runs AWS Control Tower proactive controls (cfn-guard) and reports an unmet one', () => {
-    // Act: log groups kept 30 days, under Control Tower's one year (CT.CLOUDWATCH.PR.2)
-    const out = tempDir('cdk-out-');
-    const context = { ...SKIP_BUNDLING, config: exampleWithKms(), logRetentionDays: '30' };
-    buildApp(context, new App({ context, outdir: out })).app.synth();
-    // Assess
-    const report = JSON.parse(readFileSync(join(out, 'validation-report.json'), 'utf8'));
-    const guard = report.pluginReports.find((p: any) => p.pluginName === 'cdk-validator-cfnguard');
-    expect(guard.violations.map((v: any) => v.ruleName)).toContain(
-      'cloudwatch_log_group_retention_period_check',
-    );
-  });
-
   it('fails the synth with the zod message naming the field', () => {
     const config = JSON.parse(readFileSync('config/example.json', 'utf8'));
     config.connections.analytics.account = 'xy12345.aws';

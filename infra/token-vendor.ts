@@ -329,7 +329,16 @@ export class TokenVendor extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    this.key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
+    // EventBridge may use the key to deliver to the encrypted dead-letter queue, for this account only.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgeDeadLetters',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
     (this.functions['rotation-check'].node.defaultChild as lambda.CfnFunction).deadLetterConfig = {
       targetArn: this.deadLetters.queueArn,
     };

@@ -169,19 +169,23 @@ export function isCommand(name: string | undefined): name is CommandName {
 export function usageOf(name: CommandName): string {
   const spec: CommandSpec = SPECS[name];
   const flags = Object.entries(spec.flags).map(([flag, f]) => {
-    const text = `--${flag}${f.type === 'string' ? ` ${f.value ?? 'X'}` : ''}${f.multiple ? ' …' : ''}`;
+    const text = `${flagText(flag, f)}${f.multiple ? ' …' : ''}`;
     return f.required ? text : `[${text}]`;
   });
   return [name, spec.positionals, ...flags].filter(Boolean).join(' ');
 }
 
+/** `--flag VALUE` (or `--flag` for a boolean). */
+function flagText(flag: string, f: Flag): string {
+  return `--${flag}${f.type === 'string' ? ` ${f.value ?? 'X'}` : ''}`;
+}
+
 /** `token-vendor <command> --help`: usage, summary, one line per flag. */
 export function helpOf(name: CommandName): string {
   const spec: CommandSpec = SPECS[name];
-  const rows = Object.entries(spec.flags).map(([flag, f]) => {
-    const left = `--${flag}${f.type === 'string' ? ` ${f.value ?? 'X'}` : ''}`;
-    return `  ${left.padEnd(24)} ${f.help}${f.required ? ' (required)' : ''}`;
-  });
+  const rows = Object.entries(spec.flags).map(
+    ([flag, f]) => `  ${flagText(flag, f).padEnd(24)} ${f.help}${f.required ? ' (required)' : ''}`,
+  );
   return [
     `Usage: token-vendor ${usageOf(name)}`,
     '',

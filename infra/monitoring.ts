@@ -165,6 +165,12 @@ export class Monitoring extends Construct {
       'A connection key is past overdueAfterDays: rotate it (aws secretsmanager rotate-secret) and check the rotation schedule.',
     );
     alarm(
+      'WorkloadIdentityMismatchAlarm',
+      keyMetric('WorkloadIdentityMismatches'),
+      1,
+      "A keyless connection's Snowflake user has no workload identity for the vendor's role: every sign-in fails. Run token-vendor rotation-check; it prints the ALTER USER to run.",
+    );
+    alarm(
       'KeyCheckFailedAlarm',
       keyMetric('KeyChecksFailed'),
       1,
@@ -258,6 +264,7 @@ export class Monitoring extends Construct {
               keyMetric('KeysRotationDue'),
               keyMetric('KeysOverdue'),
               keyMetric('KeyChecksFailed'),
+              keyMetric('WorkloadIdentityMismatches'),
             ],
             width: 12,
           }),

@@ -263,7 +263,7 @@ export class TokenVendor extends Construct {
     };
 
     // Exactly the key material each function reads.
-    const connectionKeys = Object.values(config.connections).map((c) => c.key);
+    const connectionKeys = Object.values(config.connections).flatMap((c) => (c.key ? [c.key] : []));
     const assertionKeys = Object.values(config.oauthIntegrations).flatMap((i) =>
       i.assertion ? [i.assertion.key] : [],
     );
@@ -277,7 +277,7 @@ export class TokenVendor extends Construct {
 
     // Rotation: the rotate-key function may rewrite exactly the key secrets it rotates.
     const rotated = Object.entries(config.connections).flatMap(([name, c]) =>
-      'secretsManager' in c.key
+      c.key && 'secretsManager' in c.key
         ? [
             {
               name,
@@ -717,7 +717,7 @@ export class TokenVendor extends Construct {
 function refuseLocalKeySources(config: Config): void {
   const problems = [
     ...Object.entries(config.connections).flatMap(([name, c]) =>
-      'file' in c.key ? [`connections.${name}.key.file`] : [],
+      c.key && 'file' in c.key ? [`connections.${name}.key.file`] : [],
     ),
     ...Object.entries(config.oauthIntegrations).flatMap(([name, i]) => [
       ...(i.clientSecret?.env ? [`oauthIntegrations.${name}.clientSecret.env`] : []),

@@ -3,22 +3,26 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { AuditLog } from './audit/audit-log';
-import { loadKms, loadSecretsManager } from './aws/sdk';
+import { loadKms, loadSecretsManager, loadSts } from './aws/sdk';
 import { ConfigError } from './config/errors';
 import { parseConfigText } from './config/load';
-import type { Config } from './config/schema';
+import type { Config, WorkloadIdentity } from './config/schema';
 import { createSigner, type SignerClients } from './keys/create-signer';
 import type { Signer } from './keys/signer';
 import { oauthTokenSource } from './oauth/token-source';
 import { defaultSqlApiBaseUrl } from './snowflake/account';
-import { SqlApiClient, type SqlApiRetryPolicy } from './snowflake/sql-api';
+import { SqlApiClient, type SqlApiRetryPolicy, type SqlApiSettings } from './snowflake/sql-api';
+import { type GetWebIdentityToken, WorkloadIdentityAuthenticator } from './snowflake/workload-identity';
 import { type SnowflakeConnection, TokenVendor } from './vending/vendor';
 
 export interface RuntimeOptions {
   readonly config: Config;
   readonly secretsManager?: () => SecretsManagerClient | Promise<SecretsManagerClient>;
   readonly kms?: () => KMSClient | Promise<KMSClient>;
+  /** The STS client for a keyless connection's region (undefined: the function's own region). */
+  readonly sts?: (region: string | undefined) => STSClient | Promise<STSClient>;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -64,6 +68,30 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const clients: SignerClients = { secretsManager, kms, env: options.env, now: options.now };
   const connections = new Map<string, SnowflakeConnection>();
   const assertionSigners = new Map<string, Signer>();
+  const stsClients = new Map<string, Promise<STSClient>>();
+  const stsFor = (region: string | undefined): Promise<STSClient> => {
+    const key = region ?? '';
+    let client = stsClients.get(key);
+    if (!client) {
+      client = Promise.resolve(
+        options.sts
+          ? options.sts(region)
+          : loadSts().then(({ STSClient }) => new STSClient(region ? { region } : {})),
+      );
+      client.catch(() => stsClients.delete(key));
+      stsClients.set(key, client);
+    }
+    return client;
+  };
+  const webIdentityToken =
+    (identity: WorkloadIdentity): GetWebIdentityToken =>
+    async (input) => {
+      const [client, { GetWebIdentityTokenCommand }] = await Promise.all([
+        stsFor(identity.region),
+        loadSts(),
+      ]);
+      return client.send(new GetWebIdentityTokenCommand(input));
+    };
 
   const settingsOf = (name: string) => {
     const settings = config.connections[name];
@@ -72,22 +100,29 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return settings;
   };
 
-  const sqlClient = (name: string, signer: Signer): SqlApiClient => {
+  const sessionOf = (name: string): SqlApiSettings => {
     const settings = settingsOf(name);
-    return new SqlApiClient({
+    return {
       baseUrl: settings.apiBaseUrl ?? defaultSqlApiBaseUrl(settings.account),
-      account: settings.account,
-      user: settings.user,
-      signer,
       role: settings.role,
       warehouse: settings.warehouse,
       database: settings.database,
       schema: settings.schema,
-      jwtLifetimeSeconds: settings.jwtLifetimeSeconds,
       statementTimeoutSeconds: settings.statementTimeoutSeconds,
       fetch: options.fetch,
       now: options.now,
       retry: options.retry,
+    };
+  };
+
+  const sqlClient = (name: string, signer: Signer): SqlApiClient => {
+    const settings = settingsOf(name);
+    return new SqlApiClient({
+      ...sessionOf(name),
+      account: settings.account,
+      user: settings.user,
+      signer,
+      jwtLifetimeSeconds: settings.jwtLifetimeSeconds,
     });
   };
 
@@ -95,8 +130,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     let runtime = connections.get(name);
     if (!runtime) {
       const settings = settingsOf(name);
-      const signer = createSigner(settings.key, clients);
-      runtime = { name, config: settings, signer, sql: sqlClient(name, signer) };
+      if (settings.workloadIdentity) {
+        const authenticator = new WorkloadIdentityAuthenticator({
+          getWebIdentityToken: webIdentityToken(settings.workloadIdentity),
+          lifetimeSeconds: settings.workloadIdentity.tokenLifetimeSeconds,
+          now: options.now,
+        });
+        runtime = { name, config: settings, sql: new SqlApiClient({ ...sessionOf(name), authenticator }) };
+      } else {
+        if (!settings.key)
+          throw new ConfigError(`Connection "${name}" has neither a key nor a workload identity.`);
+        const signer = createSigner(settings.key, clients);
+        runtime = { name, config: settings, signer, sql: sqlClient(name, signer) };
+      }
       connections.set(name, runtime);
     }
     return runtime;

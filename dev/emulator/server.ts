@@ -15,6 +15,7 @@ import {
   type UserSpec,
 } from './state';
 import { executeStatement, type StatementOutcome } from './statements';
+import { WifVerifier } from './wif-verifier';
 
 export interface SnowflakeEmulatorOptions {
   /** Account name as it appears in JWTs (`MYORG-MYACCOUNT`). */
@@ -99,11 +100,13 @@ export class SnowflakeEmulator {
   readonly #statements = new Map<string, StoredStatement>();
   readonly #byRequestId = new Map<string, StoredStatement>();
   readonly #now: () => number;
+  readonly #wif: WifVerifier;
   readonly #server: Server;
   #url = '';
 
   constructor(private readonly options: SnowflakeEmulatorOptions) {
     this.#now = options.now ?? Date.now;
+    this.#wif = new WifVerifier(() => this.#now());
     this.#accounts = new Set([
       options.accountName.toUpperCase(),
       ...(options.accountLocator ? [options.accountLocator.toUpperCase()] : []),
@@ -173,6 +176,18 @@ export class SnowflakeEmulator {
       user.rsaPublicKey2 = body;
       user.rsaPublicKey2LastSet = at;
     }
+  }
+
+  /**
+   * Set (or clear, with undefined) a user's AWS workload identity, as an admin would with
+   * `ALTER USER … SET WORKLOAD_IDENTITY = (TYPE = AWS ARN = '…' ISSUER = '…')`.
+   */
+  setWorkloadIdentity(userName: string, identity: { arn: string; issuer: string } | undefined): void {
+    const user = this.users.get(userName.toUpperCase());
+    if (!user) throw new Error(`no user ${userName}`);
+    user.workloadIdentity = identity
+      ? { type: 'AWS', ...identity, createdOn: new Date(this.#now()) }
+      : undefined;
   }
 
   /** The issued token if it exists and has not expired (expiry only blocks new connections). */
@@ -363,6 +378,16 @@ export class SnowflakeEmulator {
     if (!match) return { code: '390101', message: 'Authorization header not found or not a Bearer token.' };
     const tokenType = req.headers['x-snowflake-authorization-token-type'];
     const incident = randomUUID();
+    if (tokenType === 'WORKLOAD_IDENTITY_FEDERATION') {
+      const verified = await this.#wif.verify(match[1]!, this.users);
+      if (!('code' in verified)) return verified;
+      if (this.options.genericJwtErrors)
+        return { code: '390144', message: `JWT token is invalid. [${incident}]` };
+      return {
+        code: verified.code,
+        message: `Workload identity authentication failed: ${verified.reason}. [${incident}]`,
+      };
+    }
     if (tokenType !== undefined && tokenType !== 'KEYPAIR_JWT') {
       return {
         code: '390144',

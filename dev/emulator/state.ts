@@ -13,6 +13,18 @@ export interface EmulatedUser {
   rsaPublicKey2LastSet?: Date;
   /** Roles holding OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on this user. */
   readonly keyAdminRoles: Set<string>;
+  /** `WORKLOAD_IDENTITY = (TYPE = AWS ARN = '…' ISSUER = '…')`: the user signs in keyless. */
+  workloadIdentity?: AwsWorkloadIdentity;
+}
+
+/** An AWS workload identity as a user's `WORKLOAD_IDENTITY` property holds it. */
+export interface AwsWorkloadIdentity {
+  readonly type: 'AWS';
+  /** `arn:aws:iam::<account>:role/<name>` (an IAM role; an assumed-role session maps to it). */
+  readonly arn: string;
+  /** The AWS account's outbound issuer URL (required for the GetWebIdentityToken JWT method). */
+  readonly issuer: string;
+  readonly createdOn: Date;
 }
 
 /** A Snowflake Postgres instance and the roles that own it or have USAGE on it. */
@@ -40,6 +52,8 @@ export interface UserSpec {
   readonly publicKey2?: KeyObject | string;
   /** Roles that may ALTER this user's keys (besides none); default: the user's own roles. */
   readonly keyAdminRoles?: readonly string[];
+  /** Register an AWS workload identity (the role ARN and the account's outbound issuer URL). */
+  readonly workloadIdentity?: { readonly arn: string; readonly issuer: string };
 }
 
 export interface InstanceSpec {
@@ -84,5 +98,8 @@ export function makeUser(spec: UserSpec, now: Date): EmulatedUser {
     keyAdminRoles: new Set(
       (spec.keyAdminRoles ?? [...roles].filter((r) => r !== 'PUBLIC')).map((r) => r.toUpperCase()),
     ),
+    ...(spec.workloadIdentity
+      ? { workloadIdentity: { type: 'AWS', ...spec.workloadIdentity, createdOn: now } }
+      : {}),
   };
 }

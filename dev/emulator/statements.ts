@@ -120,6 +120,15 @@ export function executeStatement(sql: string, ctx: ExecutionContext): StatementO
   }
   const generate = /^select\s+generate_postgres_access_token_for_user\s*\(/i.exec(statement);
   if (generate) return generatePostgresToken(statement, generate[0].length, ctx);
+  const showIdentities =
+    /^show\s+user\s+workload\s+identity\s+authentication\s+methods(?:\s+for\s+user\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*))?$/i.exec(
+      statement,
+    );
+  if (showIdentities)
+    return showWorkloadIdentities(
+      showIdentities[1] ? resolveIdentifier(showIdentities[1]) : ctx.user.name,
+      ctx,
+    );
   const desc = /^desc(?:ribe)?\s+user\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)$/i.exec(statement);
   if (desc) return describeUser(resolveIdentifier(desc[1]!), ctx);
   const alter =
@@ -272,6 +281,58 @@ function describeUser(name: string, ctx: ExecutionContext): StatementOutcome {
       'null',
       `${property.toLowerCase().replaceAll('_', ' ')}`,
     ]),
+  };
+}
+
+/**
+ * `SHOW USER WORKLOAD IDENTITY AUTHENTICATION METHODS [FOR USER u]`: one row per workload identity,
+ * `(name, type, comment, last_used, created_on, additional_info)`; an AWS row's `additional_info` is
+ * `{"awsPartition", "awsAccount", "type": "IAM_ROLE"|"IAM_USER", "iamRole"}`.
+ */
+function showWorkloadIdentities(name: string, ctx: ExecutionContext): StatementOutcome {
+  const target = ctx.users.get(name);
+  if (!target || (target !== ctx.user && !target.keyAdminRoles.has(ctx.role))) {
+    return error(
+      'show-workload-identities',
+      '002003',
+      '02000',
+      `SQL compilation error:\nUser '${name}' does not exist or not authorized.`,
+    );
+  }
+  const identity = target.workloadIdentity;
+  const arn = identity
+    ? /^arn:([^:]+):iam::(\d{12}):(role|user)\/(?:.*\/)?([^/]+)$/.exec(identity.arn)
+    : null;
+  const rows: (string | null)[][] =
+    identity && arn
+      ? [
+          [
+            'DEFAULT',
+            'AWS',
+            null,
+            null,
+            identity.createdOn.toISOString().replace('T', ' ').replace('Z', ' +0000'),
+            JSON.stringify({
+              awsPartition: arn[1],
+              awsAccount: arn[2],
+              type: arn[3] === 'user' ? 'IAM_USER' : 'IAM_ROLE',
+              iamRole: arn[4],
+            }),
+          ],
+        ]
+      : [];
+  return {
+    kind: 'rows',
+    label: 'show-workload-identities',
+    rowType: [
+      text('name'),
+      text('type'),
+      text('comment'),
+      text('last_used'),
+      text('created_on'),
+      text('additional_info'),
+    ],
+    rows,
   };
 }
 

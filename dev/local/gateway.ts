@@ -260,7 +260,7 @@ function apiGatewayError(res: ServerResponse, status: number, errorType: string,
  * Header values as received, from `rawHeaders`: Node keeps only the first of a repeated
  * `Authorization`, so the verifier sees every copy and can refuse a second one.
  */
-function signedHeaders(raw: readonly string[]): Record<string, string | string[]> {
+export function signedHeaders(raw: readonly string[]): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();

@@ -36,6 +36,8 @@ export interface AuditRecord {
   readonly tokenId?: string;
   readonly statementHandle?: string;
   readonly snowflakeRequestId?: string;
+  /** How the vendor signed in to Snowflake for this token: `keypair` or `wif` (its IAM role). */
+  readonly snowflakeAuth?: 'keypair' | 'wif';
   readonly durationMs: number;
   /** Time spent upstream (Snowflake SQL API, KMS, OAuth token endpoint) on a cache miss. */
   readonly upstreamMs?: number;

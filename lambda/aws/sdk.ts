@@ -4,6 +4,7 @@
  */
 export const loadSecretsManager = () => import('@aws-sdk/client-secrets-manager');
 export const loadKms = () => import('@aws-sdk/client-kms');
+export const loadSts = () => import('@aws-sdk/client-sts');
 
 /** A client given directly, or made (possibly asynchronously) on first use. */
 export type Lazy<T> = T | (() => T | Promise<T>);

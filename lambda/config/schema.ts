@@ -113,32 +113,63 @@ const Rotation = z
     }),
   );
 
-export const ConnectionSchema = z.strictObject({
-  /** Account identifier in one of the forms `parseAccountIdentifier` documents. */
-  account: z.string().check(
+/** An AWS region name (`eu-west-1`, `us-gov-west-1`, `cn-north-1`). */
+const AwsRegion = z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region name'));
+
+/**
+ * Keyless sign-in: the vendor authenticates to Snowflake as its own IAM role (workload identity
+ * federation), with the JWT STS `GetWebIdentityToken` issues for audience `snowflakecomputing.com`.
+ */
+export const WorkloadIdentitySchema = z.strictObject({
+  provider: z.literal('AWS'),
+  /** The regional STS endpoint to ask (GetWebIdentityToken has no global endpoint); default the function's region. */
+  region: z.optional(AwsRegion),
+  /** Lifetime of each STS token (STS allows 60-3600 s). */
+  tokenLifetimeSeconds: z._default(Seconds(60, 3600), 900),
+});
+export type WorkloadIdentity = z.output<typeof WorkloadIdentitySchema>;
+
+export const ConnectionSchema = z
+  .strictObject({
+    /** Account identifier in one of the forms `parseAccountIdentifier` documents. */
+    account: z.string().check(
+      z.check((ctx) => {
+        try {
+          parseAccountIdentifier(ctx.value);
+        } catch (error) {
+          issue(ctx, (error as Error).message);
+        }
+      }),
+    ),
+    /** The Snowflake service user the vendor signs in as (its key pair, or its workload identity). */
+    user: SnowflakeName,
+    role: z.optional(SnowflakeName),
+    warehouse: z.optional(SnowflakeName),
+    database: z.optional(SnowflakeName),
+    schema: z.optional(SnowflakeName),
+    /** SQL API base URL; default `https://<account>.snowflakecomputing.com`. Set it for privatelink or the emulator. */
+    apiBaseUrl: z.optional(HttpsUrl),
+    /** The private key the vendor signs with. Exactly one of `key` and `workloadIdentity`. */
+    key: z.optional(KeySourceSchema),
+    /** Keyless: sign in as the function's own IAM role. Exactly one of `key` and `workloadIdentity`. */
+    workloadIdentity: z.optional(WorkloadIdentitySchema),
+    /** Lifetime of the JWTs the vendor signs for this connection (Snowflake caps validity at 3600 s). */
+    jwtLifetimeSeconds: z._default(Seconds(60, 3600), 3540),
+    /** The SQL API statement `timeout`. */
+    statementTimeoutSeconds: z._default(Seconds(1, 3600), 30),
+    rotation: z._default(Rotation, { rotateAfterDays: 90, overdueAfterDays: 120 }),
+  })
+  .check(
     z.check((ctx) => {
-      try {
-        parseAccountIdentifier(ctx.value);
-      } catch (error) {
-        issue(ctx, (error as Error).message);
+      const given = (ctx.value.key ? 1 : 0) + (ctx.value.workloadIdentity ? 1 : 0);
+      if (given !== 1) {
+        issue(
+          ctx,
+          'give exactly one of "key" (a key pair: {"secretsManager": …}, {"kms": …} or {"file": …}) or "workloadIdentity" ({"provider": "AWS"}: keyless, as the function\'s IAM role)',
+        );
       }
     }),
-  ),
-  /** The Snowflake service user the vendor signs JWTs for. */
-  user: SnowflakeName,
-  role: z.optional(SnowflakeName),
-  warehouse: z.optional(SnowflakeName),
-  database: z.optional(SnowflakeName),
-  schema: z.optional(SnowflakeName),
-  /** SQL API base URL; default `https://<account>.snowflakecomputing.com`. Set it for privatelink or the emulator. */
-  apiBaseUrl: z.optional(HttpsUrl),
-  key: KeySourceSchema,
-  /** Lifetime of the JWTs the vendor signs for this connection (Snowflake caps validity at 3600 s). */
-  jwtLifetimeSeconds: z._default(Seconds(60, 3600), 3540),
-  /** The SQL API statement `timeout`. */
-  statementTimeoutSeconds: z._default(Seconds(1, 3600), 30),
-  rotation: z._default(Rotation, { rotateAfterDays: 90, overdueAfterDays: 120 }),
-});
+  );
 
 export const PostgresInstanceSchema = z.strictObject({
   connection: ConfigName,
@@ -373,6 +404,7 @@ function crossReferences(config: Config, report: Report): void {
   });
 
   for (const [name, connection] of Object.entries(config.connections)) {
+    if (!connection.key) continue; // keyless: signs no JWTs
     if (config.tokens.snowflakeJwt.minRemainingSeconds >= connection.jwtLifetimeSeconds) {
       report(
         ['tokens', 'snowflakeJwt', 'minRemainingSeconds'],
@@ -422,6 +454,11 @@ function crossReferences(config: Config, report: Report): void {
     targets.snowflakeJwt.forEach((name, j) => {
       if (!connections.has(name))
         report([...base, 'snowflakeJwt', j], `names connection "${name}", which is not defined`);
+      else if (config.connections[name]?.workloadIdentity)
+        report(
+          [...base, 'snowflakeJwt', j],
+          `connection "${name}" is keyless (workloadIdentity): it has no private key to sign a Snowflake JWT with; grant a connection with a "key"`,
+        );
     });
     targets.oauth.forEach((target, j) => {
       const integration = config.oauthIntegrations[target.integration];

@@ -67,7 +67,7 @@ export function createRotateKeyHandler(deps: RotateKeyDeps) {
         sqlWith: (signer) => runtime.sqlClient(name, signer),
         now,
       }).run(event.Step, event.SecretId, event.ClientRequestToken);
-      if (event.Step === 'finishSecret') signer.refresh();
+      if (event.Step === 'finishSecret') signer?.refresh();
       record(
         {},
         { connection: name, outcome: result.outcome, fingerprint: result.fingerprint, slot: result.slot },
@@ -90,7 +90,7 @@ export function createRotateKeyHandler(deps: RotateKeyDeps) {
 async function connectionFor(runtime: Runtime, secretId: string): Promise<string> {
   const bySecret = (ids: readonly (string | undefined)[]) =>
     Object.entries(runtime.config.connections).find(
-      ([, c]) => 'secretsManager' in c.key && ids.includes(c.key.secretsManager.secretId),
+      ([, c]) => !!c.key && 'secretsManager' in c.key && ids.includes(c.key.secretsManager.secretId),
     )?.[0];
   const direct = bySecret([secretId]);
   if (direct) return direct;

@@ -14,6 +14,7 @@ export const RotationMetric = {
   KeysRotationDue: 'KeysRotationDue',
   KeysOverdue: 'KeysOverdue',
   KeyChecksFailed: 'KeyChecksFailed',
+  WorkloadIdentityMismatches: 'WorkloadIdentityMismatches',
   KeyAgeDays: 'KeyAgeDays',
 } as const;
 
@@ -52,6 +53,11 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
       deps.metrics.addMetric(RotationMetric.KeysRotationDue, MetricUnit.Count, count('ROTATION_DUE'));
       deps.metrics.addMetric(RotationMetric.KeysOverdue, MetricUnit.Count, count('OVERDUE'));
       deps.metrics.addMetric(RotationMetric.KeyChecksFailed, MetricUnit.Count, count('ERROR'));
+      deps.metrics.addMetric(
+        RotationMetric.WorkloadIdentityMismatches,
+        MetricUnit.Count,
+        count('WIF_MISMATCH'),
+      );
       for (const connection of report.connections) {
         if (connection.ageDays === undefined) continue;
         const single = deps.metrics.singleMetric();
@@ -68,9 +74,11 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
         ...(notOk.length > 0 ? { errorCode: notOk.map((c) => `${c.connection}:${c.status}`).join(',') } : {}),
         detail: {
           connections: report.connections.map(
-            ({ connection, status, slot, ageDays, fingerprint, errorCode }) => ({
+            ({ connection, status, authentication, roleArn, slot, ageDays, fingerprint, errorCode }) => ({
               connection,
               status,
+              authentication,
+              roleArn,
               slot,
               ageDays,
               fingerprint,

@@ -3,9 +3,11 @@ import { TokenVendorError } from '../errors';
 import { KmsSigner } from '../keys/kms-signer';
 import { SnowflakeError } from '../snowflake/errors';
 import { describeUserKeys, slotOf } from '../snowflake/user-keys';
+import { arnOfIdentity, identityMatches, showUserAwsIdentities } from '../snowflake/user-workload-identity';
+import { WorkloadIdentityAuthenticator } from '../snowflake/workload-identity';
 import type { SnowflakeConnection } from '../vending/vendor';
 
-export type KeyStatus = 'OK' | 'ROTATION_DUE' | 'OVERDUE' | 'NOT_REGISTERED' | 'ERROR';
+export type KeyStatus = 'OK' | 'ROTATION_DUE' | 'OVERDUE' | 'NOT_REGISTERED' | 'WIF_MISMATCH' | 'ERROR';
 
 /** The rotation check's finding for one connection. */
 export interface ConnectionKeyReport {
@@ -15,6 +17,11 @@ export interface ConnectionKeyReport {
   readonly detail: string;
   readonly account: string;
   readonly user: string;
+  /** How the connection signs in: a key pair, or keyless as the function's IAM role. */
+  readonly authentication: 'keypair' | 'wif';
+  /** Keyless: the role ARN in the vendor's STS token, and the AWS identities Snowflake has for the user. */
+  readonly roleArn?: string;
+  readonly registeredArns?: readonly string[];
   readonly fingerprint?: string;
   /** The slot holding the key: 1 (`RSA_PUBLIC_KEY`) or 2 (`RSA_PUBLIC_KEY_2`). */
   readonly slot?: 1 | 2;
@@ -68,6 +75,7 @@ export async function checkKeys(
         detail: `The check failed (${code}): ${error instanceof TokenVendorError ? error.message : 'unexpected error'} Fix the cause and run the check again.`,
         account: settings.account,
         user: settings.user,
+        authentication: settings.workloadIdentity ? 'wif' : 'keypair',
         rotateAfterDays: settings.rotation.rotateAfterDays,
         overdueAfterDays: settings.rotation.overdueAfterDays,
         errorCode: code,
@@ -86,11 +94,13 @@ async function checkOne(
   const settings = config.connections[name]!;
   const { signer, sql } = connection(name);
   const { rotateAfterDays, overdueAfterDays } = settings.rotation;
+  if (!signer) return checkWorkloadIdentity(name, config, connection, deadline);
   const key = await signer.currentKey();
   const identity = {
     connection: name,
     account: settings.account,
     user: settings.user,
+    authentication: 'keypair' as const,
     fingerprint: key.fingerprint,
     keyVersion: key.version,
     rotateAfterDays,
@@ -161,4 +171,86 @@ async function checkOne(
     status: 'OK',
     detail: `Registered in slot ${slot}; ${ageDays} days old (rotation due at ${rotateAfterDays}).`,
   };
+}
+
+/**
+ * A keyless connection has no key to age: the check confirms that Snowflake's user has an AWS workload
+ * identity for the role the vendor's STS token names (`OK`), or reports `WIF_MISMATCH`: Snowflake
+ * refused the role's sign-in, or lists other identities. The identities Snowflake has are read as the
+ * user itself or, when its sign-in is refused, through another connection of the same account that may
+ * read them (a key-pair admin connection); the report names the ARNs found.
+ */
+async function checkWorkloadIdentity(
+  name: string,
+  config: Config,
+  connection: (name: string) => SnowflakeConnection,
+  deadline: number | undefined,
+): Promise<ConnectionKeyReport> {
+  const settings = config.connections[name]!;
+  const { sql } = connection(name);
+  const auth = sql.authenticator;
+  if (!(auth instanceof WorkloadIdentityAuthenticator))
+    throw new TokenVendorError('CONFIG_INVALID', `Connection "${name}" has no key and no workload identity.`);
+  const { roleArn, issuer } = await auth.claims();
+  const user = settings.user.toUpperCase();
+  const base = {
+    connection: name,
+    account: settings.account,
+    user: settings.user,
+    authentication: 'wif' as const,
+    roleArn,
+    rotateAfterDays: settings.rotation.rotateAfterDays,
+    overdueAfterDays: settings.rotation.overdueAfterDays,
+  };
+  const register = `Register it: ALTER USER ${user} SET WORKLOAD_IDENTITY = (TYPE = AWS ARN = '${roleArn}' ISSUER = '${issuer}').`;
+  let registered: Awaited<ReturnType<typeof showUserAwsIdentities>>;
+  try {
+    registered = await showUserAwsIdentities(sql, settings.user, { deadline });
+  } catch (error) {
+    if (!(error instanceof SnowflakeError && error.code === 'SNOWFLAKE_AUTH_FAILED')) throw error;
+    const seen = await identitiesSeenBySibling(name, config, connection, deadline);
+    const found = seen ? ` (found: ${seen.map(arnOfIdentity).join(', ') || 'none'})` : '';
+    return {
+      ...base,
+      ...(seen ? { registeredArns: seen.map(arnOfIdentity) } : {}),
+      status: 'WIF_MISMATCH',
+      detail: `Snowflake refused the sign-in of the vendor's role ${roleArn} as ${user} (code ${error.snowflakeCode ?? 'unknown'})${found}; every mint fails. ${register}`,
+      errorCode: error.code,
+    };
+  }
+  const registeredArns = registered.map(arnOfIdentity);
+  if (registered.some((identity) => identityMatches(identity, roleArn))) {
+    return {
+      ...base,
+      registeredArns,
+      status: 'OK',
+      detail: `${user} trusts the vendor's role ${roleArn}; nothing to rotate.`,
+    };
+  }
+  return {
+    ...base,
+    registeredArns,
+    status: 'WIF_MISMATCH',
+    detail: `${user} has no AWS workload identity for the vendor's role ${roleArn} (found: ${registeredArns.join(', ') || 'none'}). ${register}`,
+  };
+}
+
+/** The user's identities as another key-pair connection of the same account sees them, if any may. */
+async function identitiesSeenBySibling(
+  name: string,
+  config: Config,
+  connection: (name: string) => SnowflakeConnection,
+  deadline: number | undefined,
+): Promise<Awaited<ReturnType<typeof showUserAwsIdentities>> | undefined> {
+  const settings = config.connections[name]!;
+  for (const [other, c] of Object.entries(config.connections)) {
+    if (other === name || !c.key || c.account !== settings.account || c.apiBaseUrl !== settings.apiBaseUrl)
+      continue;
+    try {
+      return await showUserAwsIdentities(connection(other).sql, settings.user, { deadline });
+    } catch {
+      // this connection may not read the user either; try the next
+    }
+  }
+  return undefined;
 }

@@ -16,7 +16,7 @@ export class JwtRequestError extends TokenVendorError {
 
 /** Stable codes for SQL API failures. */
 export const SnowflakeErrorCode = {
-  /** Snowflake refused the JWT (HTTP 401) even after a fresh JWT (and key re-read). */
+  /** Snowflake refused the sign-in (HTTP 401) even after a fresh credential (and key re-read). */
   AuthFailed: 'SNOWFLAKE_AUTH_FAILED',
   /** Snowflake refused the statement or the request (400, 403, 404, 415, 422). Retrying will not help. */
   Rejected: 'SNOWFLAKE_REJECTED',
@@ -32,6 +32,8 @@ export type SnowflakeErrorCode = (typeof SnowflakeErrorCode)[keyof typeof Snowfl
 /** What Snowflake said, carried by a {@link SnowflakeError}. */
 export interface SnowflakeErrorDetails {
   readonly httpStatus?: number;
+  /** For AuthFailed: how the vendor signed in. */
+  readonly authentication?: 'keypair' | 'wif';
   /** Snowflake's own code (`390144`, `002003`, …). */
   readonly snowflakeCode?: string;
   readonly sqlState?: string;
@@ -46,6 +48,7 @@ export interface SnowflakeErrorDetails {
 export class SnowflakeError extends TokenVendorError {
   declare readonly code: SnowflakeErrorCode;
   readonly httpStatus?: number;
+  readonly authentication?: 'keypair' | 'wif';
   readonly snowflakeCode?: string;
   readonly sqlState?: string;
   readonly statementHandle?: string;

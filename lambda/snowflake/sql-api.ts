@@ -7,10 +7,9 @@ import {
   parseRetryAfter,
   type RetryPolicy,
 } from '../retry';
-import { SingleFlight } from '../single-flight';
 import { USER_AGENT } from '../version';
+import { KeyPairAuthenticator, type SqlApiAuthenticator, type SqlApiCredential } from './authenticator';
 import { SnowflakeError, SnowflakeErrorCode } from './errors';
-import { type KeyPairJwt, mintKeyPairJwt } from './jwt';
 
 /**
  * How hard the client tries: the project's one retry policy (`lambda/retry.ts`; `maxAttempts` counts
@@ -28,19 +27,26 @@ export const DEFAULT_SQL_API_RETRY: SqlApiRetryPolicy = {
   pollMaxMs: 2000,
 };
 
-export interface SqlApiClientOptions {
-  /** `https://<account>.snowflakecomputing.com` (or a privatelink host, or the emulator). */
-  readonly baseUrl: string;
+/** Key-pair sign-in given by its parts (the client builds the {@link KeyPairAuthenticator}). */
+export interface KeyPairSignIn {
   /** Account identifier in any form `parseAccountIdentifier` accepts. */
   readonly account: string;
   readonly user: string;
   readonly signer: Signer;
+  readonly jwtLifetimeSeconds?: number;
+}
+
+export type SqlApiClientOptions = SqlApiSettings &
+  (KeyPairSignIn | { readonly authenticator: SqlApiAuthenticator });
+
+export interface SqlApiSettings {
+  /** `https://<account>.snowflakecomputing.com` (or a privatelink host, or the emulator). */
+  readonly baseUrl: string;
   /** Session context sent with every statement (case-sensitive, as SHOW prints them). */
   readonly role?: string;
   readonly warehouse?: string;
   readonly database?: string;
   readonly schema?: string;
-  readonly jwtLifetimeSeconds?: number;
   /** The statement `timeout` Snowflake enforces; default 30 s. */
   readonly statementTimeoutSeconds?: number;
   readonly userAgent?: string;
@@ -104,20 +110,17 @@ interface CallState {
   last: string;
 }
 
-/** JWT codes whose real cause may be a key rotated under us: re-read the key before the one retry. */
-const KEY_SUSPECT = new Set(['394304', '390144']);
-/** Renew the cached JWT after 90 % of its lifetime (Snowflake's sample: 54 of 59 minutes). */
-const JWT_RENEW_RATIO = 0.9;
-
 /**
- * A Snowflake SQL API v2 client on `fetch`, authenticated with key-pair JWTs.
+ * A Snowflake SQL API v2 client on `fetch`, signed in with a key-pair JWT or a workload identity
+ * token (its {@link SqlApiAuthenticator}).
  *
  * - Every submission carries a `requestId`; re-sends repeat it with `retry=true`, so a statement that
  *   already ran is never run twice.
  * - 429 (honouring `Retry-After`), 500/502/503/504, network errors and unreadable answers are retried
  *   with jittered exponential backoff; a 202 is polled until it finishes.
- * - A 401 gets one fresh JWT (and, for 394304/390144, one re-read of the key) before it fails.
- * - Nothing waits past the deadline. One JWT is reused across calls until near its expiry.
+ * - A 401 gets one fresh credential (for a key pair and 394304/390144, one re-read of the key too)
+ *   before it fails.
+ * - Nothing waits past the deadline. One credential is reused across calls until near its expiry.
  *
  * @example
  * ```ts
@@ -134,8 +137,7 @@ export class SqlApiClient {
   readonly #random: () => number;
   readonly #uuid: () => string;
   readonly #baseUrl: string;
-  #jwt: KeyPairJwt | undefined;
-  readonly #jwtFlight = new SingleFlight<'jwt', KeyPairJwt>();
+  readonly #auth: SqlApiAuthenticator;
 
   constructor(options: SqlApiClientOptions) {
     this.#options = options;
@@ -146,11 +148,15 @@ export class SqlApiClient {
     this.#random = options.random ?? Math.random;
     this.#uuid = options.randomUUID ?? randomUUID;
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#auth =
+      'authenticator' in options
+        ? options.authenticator
+        : new KeyPairAuthenticator({ ...options, now: this.#now });
   }
 
-  /** The signer behind this client's JWTs. */
-  get signer(): Signer {
-    return this.#options.signer;
+  /** How this client signs in. */
+  get authenticator(): SqlApiAuthenticator {
+    return this.#auth;
   }
 
   /**
@@ -187,17 +193,17 @@ export class SqlApiClient {
       const resend = state.attempts > 0;
       state.attempts += 1;
       const url = `${this.#baseUrl}/api/v2/statements?requestId=${encodeURIComponent(state.requestId)}${resend ? '&retry=true' : ''}`;
-      const jwt = await this.#currentJwt();
+      const credential = await this.#auth.credential();
       const sentAt = this.#now();
       state.sentAt ??= sentAt;
-      const answer = await this.#send('POST', url, jwt, body, state.deadline, options.signal);
+      const answer = await this.#send('POST', url, credential, body, state.deadline, options.signal);
 
       if (answer.kind === 'http' && answer.status === 200 && isResultSet(answer.json))
         return this.#result(answer.json, state);
       if (answer.kind === 'http' && answer.status === 202)
         return this.#poll(answerHandle(answer.json, state), state, options.signal);
       if (answer.kind === 'http' && answer.status === 401) {
-        await this.#afterAuthFailure(answer, jwt, state);
+        this.#afterAuthFailure(answer, credential, state);
         continue;
       }
       await this.#backoffOrFail(answer, state, state.attempts >= this.#policy.maxAttempts);
@@ -220,13 +226,13 @@ export class SqlApiClient {
       await this.#sleep(delay);
       wait = Math.min(this.#policy.pollMaxMs, wait * 1.5);
       state.polls += 1;
-      const jwt = await this.#currentJwt();
-      const answer = await this.#send('GET', url, jwt, undefined, state.deadline, signal);
+      const credential = await this.#auth.credential();
+      const answer = await this.#send('GET', url, credential, undefined, state.deadline, signal);
       if (answer.kind === 'http' && answer.status === 200 && isResultSet(answer.json))
         return this.#result(answer.json, state);
       if (answer.kind === 'http' && answer.status === 202) continue;
       if (answer.kind === 'http' && answer.status === 401) {
-        await this.#afterAuthFailure(answer, jwt, state);
+        this.#afterAuthFailure(answer, credential, state);
         continue;
       }
       failures += 1;
@@ -234,23 +240,19 @@ export class SqlApiClient {
     }
   }
 
-  /** One fresh JWT (and key re-read when the key may have rotated) per call; the second 401 fails. */
-  async #afterAuthFailure(
-    answer: Answer & { kind: 'http' },
-    jwt: KeyPairJwt,
-    state: CallState,
-  ): Promise<void> {
+  /** One fresh credential per call (the authenticator decides what else to re-read); the second 401 fails. */
+  #afterAuthFailure(answer: Answer & { kind: 'http' }, credential: SqlApiCredential, state: CallState): void {
     const code = stringField(answer.json, 'code') ?? 'unknown';
     if (!state.authRetried) {
       state.authRetried = true;
-      if (this.#jwt === jwt) this.#jwt = undefined;
-      if (KEY_SUSPECT.has(code)) this.#options.signer.refresh();
+      this.#auth.invalidate(credential, code);
       return;
     }
     throw new SnowflakeError(
       SnowflakeErrorCode.AuthFailed,
-      authFailureMessage(code, jwt, stringField(answer.json, 'message')),
+      this.#auth.refusal(credential, code, stringField(answer.json, 'message')),
       {
+        authentication: this.#auth.kind,
         httpStatus: 401,
         snowflakeCode: code,
         requestId: state.requestId,
@@ -309,7 +311,7 @@ export class SqlApiClient {
   async #send(
     method: 'GET' | 'POST',
     url: string,
-    jwt: KeyPairJwt,
+    credential: SqlApiCredential,
     body: string | undefined,
     deadline: number,
     signal: AbortSignal | undefined,
@@ -321,8 +323,8 @@ export class SqlApiClient {
       const response = await this.#fetch(url, {
         method,
         headers: {
-          Authorization: `Bearer ${jwt.token}`,
-          'X-Snowflake-Authorization-Token-Type': 'KEYPAIR_JWT',
+          Authorization: `Bearer ${credential.bearer}`,
+          'X-Snowflake-Authorization-Token-Type': credential.tokenType,
           Accept: 'application/json',
           'User-Agent': this.#options.userAgent ?? USER_AGENT,
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
@@ -348,24 +350,6 @@ export class SqlApiClient {
       if (signal?.aborted) throw signal.reason;
       return { kind: 'network', error };
     }
-  }
-
-  async #currentJwt(): Promise<KeyPairJwt> {
-    const cached = this.#jwt;
-    if (cached && this.#now() < cached.refreshAt.getTime()) return cached;
-    const { value } = await this.#jwtFlight.run('jwt', async () => {
-      const jwt = await mintKeyPairJwt({
-        account: this.#options.account,
-        user: this.#options.user,
-        signer: this.#options.signer,
-        lifetimeSeconds: this.#options.jwtLifetimeSeconds,
-        refreshRatio: JWT_RENEW_RATIO,
-        now: this.#now,
-      });
-      this.#jwt = jwt;
-      return jwt;
-    });
-    return value;
   }
 
   #result(json: Record<string, unknown>, state: CallState): StatementResult {
@@ -465,28 +449,5 @@ function statementFailure(answer: Answer & { kind: 'http' }, state: CallState): 
     SnowflakeErrorCode.Rejected,
     `Snowflake rejected the request (HTTP ${answer.status}${codePart}): ${said || 'no message'}`,
     details,
-  );
-}
-
-const AUTH_HINTS: Record<string, string> = {
-  '394304':
-    'that public key is not registered for the user (compare RSA_PUBLIC_KEY_FP / RSA_PUBLIC_KEY_2_FP in DESC USER)',
-  '390144':
-    'the JWT is invalid; the usual causes are a public key not registered for the user or a wrong account form',
-  '394300': 'the user in the issuer does not exist',
-  '394307':
-    'the account in the JWT does not match the account in the URL (check the account identifier form)',
-  '394302': "the JWT's issue time is invalid (check the clock)",
-  '394303': 'the JWT has expired',
-  '390198': 'the key-pair JWT has expired',
-  '394305': 'the JWT algorithm is not RS256',
-  '390101': 'the request carried no usable Authorization header',
-};
-
-function authFailureMessage(code: string, jwt: KeyPairJwt, said: string | undefined): string {
-  const hint = AUTH_HINTS[code] ?? (said ? said.split('\n')[0]!.slice(0, 200) : 'authentication failed');
-  return (
-    `Snowflake refused the key-pair JWT for ${jwt.account}.${jwt.user} signed with public key ${jwt.publicKeyFingerprint} ` +
-    `(code ${code}): ${hint}.`
   );
 }

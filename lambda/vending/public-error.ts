@@ -42,6 +42,9 @@ const KEY_CONFIG = new Set([
   'ACCOUNT_IDENTIFIER_INVALID',
   'JWT_LIFETIME_INVALID',
   'OAUTH_SECRET_UNAVAILABLE',
+  'WIF_FEDERATION_DISABLED',
+  'WIF_NOT_PERMITTED',
+  'WIF_REQUEST_INVALID',
 ]);
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
@@ -79,7 +82,12 @@ export function publicError(error: unknown): PublicError {
     }
   }
   if (code === 'OAUTH_REJECTED' || code === 'OAUTH_SCOPE_EXCEEDED') return make(code, code, message);
-  if (code === 'OAUTH_UNAVAILABLE' || code === 'KEY_SOURCE_UNAVAILABLE' || code === 'DEADLINE_EXCEEDED') {
+  if (
+    code === 'OAUTH_UNAVAILABLE' ||
+    code === 'KEY_SOURCE_UNAVAILABLE' ||
+    code === 'WIF_UNAVAILABLE' ||
+    code === 'DEADLINE_EXCEEDED'
+  ) {
     return make('UPSTREAM_UNAVAILABLE', code, message, undefined, DEFAULT_RETRY_AFTER_SECONDS);
   }
   return make('INTERNAL', code, message);

@@ -5,6 +5,7 @@ import type {
   TokenResponse,
 } from '../api/schemas';
 import { tokenId } from '../audit/token-id';
+import { ConfigError } from '../config/errors';
 import type { Config, Connection } from '../config/schema';
 import type { Signer } from '../keys/signer';
 import type { OAuthTokenSource } from '../oauth/access-token';
@@ -23,7 +24,8 @@ export interface SnowflakeConnection {
   readonly name: string;
   readonly config: Connection;
   readonly sql: SqlApiClient;
-  readonly signer: Signer;
+  /** The key the connection signs with; none for a keyless (workload identity) connection. */
+  readonly signer?: Signer;
 }
 
 export interface TokenVendorDeps {
@@ -46,6 +48,8 @@ export interface VendAudit {
   readonly tokenId: string;
   readonly statementHandle?: string;
   readonly snowflakeRequestId?: string;
+  /** How the vendor signed in to Snowflake for this token: a key pair or its workload identity. */
+  readonly snowflakeAuth?: 'keypair' | 'wif';
   /** Time spent minting upstream (Snowflake, KMS, OAuth), for misses. */
   readonly upstreamMs?: number;
 }
@@ -142,6 +146,9 @@ export class TokenVendor {
         ...auditOf(target, value, cache),
         statementHandle: token.statementHandle,
         snowflakeRequestId: token.requestId,
+        snowflakeAuth: this.#deps.config.connections[instance.connection]?.workloadIdentity
+          ? 'wif'
+          : 'keypair',
       },
     };
   }
@@ -155,7 +162,7 @@ export class TokenVendor {
         mintKeyPairJwt({
           account: target.connection.account,
           user: target.connection.user,
-          signer: this.#deps.connection(target.connectionName).signer,
+          signer: this.#signerOf(target.connectionName),
           lifetimeSeconds: target.connection.jwtLifetimeSeconds,
           refreshRatio: policy.refreshRatio,
           now: this.#now,
@@ -172,8 +179,16 @@ export class TokenVendor {
         publicKeyFingerprint: jwt.publicKeyFingerprint,
         ...this.#ttl(jwt, policy.refreshRatio),
       },
-      audit: auditOf(target, value, cache),
+      audit: { ...auditOf(target, value, cache), snowflakeAuth: 'keypair' },
     };
+  }
+
+  #signerOf(connectionName: string): Signer {
+    const { signer } = this.#deps.connection(connectionName);
+    // The config refuses a snowflake-jwt grant of a keyless connection; this is the runtime's backstop.
+    if (!signer)
+      throw new ConfigError(`Connection "${connectionName}" is keyless: it cannot sign a Snowflake JWT.`);
+    return signer;
   }
 
   async #oauth(

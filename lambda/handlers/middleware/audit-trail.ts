@@ -80,6 +80,7 @@ export function auditTrail(options: AuditTrailOptions): middy.MiddlewareObj {
               tokenId: outcome.audit.tokenId,
               statementHandle: outcome.audit.statementHandle,
               snowflakeRequestId: outcome.audit.snowflakeRequestId,
+              snowflakeAuth: outcome.audit.snowflakeAuth,
               upstreamMs: outcome.audit.upstreamMs,
             }
           : {}),

@@ -138,7 +138,7 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
     expect(fingerprintOfBody(slots[2]!)).toBe(newFingerprint); // the new key went to the free slot
     // The vending function's key cache now holds the new key (its SQL API JWT, signed earlier with the
     // old key, stays valid until renewal because the old key is still registered)
-    expect((await vendingRuntime.connection('demo').signer.currentKey()).fingerprint).toBe(newFingerprint);
+    expect((await vendingRuntime.connection('demo').signer!.currentKey()).fingerprint).toBe(newFingerprint);
     // A cold container signs with the new key from its first request
     const cold = runtimeFor(300, false);
     const coldHttp = createHttpHandler({

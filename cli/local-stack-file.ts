@@ -9,6 +9,10 @@ export interface StackFile {
   readonly region: string;
   readonly credentialsFile: string;
   readonly pid: number;
+  /** The config the stack serves (absolute). */
+  readonly configFile?: string;
+  /** The demo's local STS, and the vendor role's credential for it (for `rotation-check` on the demo). */
+  readonly sts?: { readonly endpoint: string; readonly credentialsFile: string };
 }
 
 const NAME = 'stack.json';

@@ -1,5 +1,5 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { makePrivateDirectory, startLocalStack } from '../../dev/local/local-stack';
+import { DEMO_VENDOR_ROLE_ARN, makePrivateDirectory, startLocalStack } from '../../dev/local/local-stack';
 import type { LocalCredential } from '../../dev/local/sigv4';
 import { ROUTES } from '../../lambda/api/routes';
 import { parseCommand, seconds } from '../args';
@@ -64,12 +64,17 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     region: stack.region,
     credentialsFile: resolve(stack.credentialsFile),
     pid: process.pid,
+    configFile: resolve(stack.configFile),
+    ...(stack.sts && stack.vendorCredentialsFile
+      ? { sts: { endpoint: stack.sts.url, credentialsFile: resolve(stack.vendorCredentialsFile) } }
+      : {}),
   });
   const tryLines = stack.emulator
     ? [
         'Try:',
         `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${fromFile}" -H 'content-type: application/json' -d '${JSON.stringify(ROUTES.postgres.example)}' ${endpoint}${ROUTES.postgres.path}`,
         `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance reporting_server --username reporting_user`,
+        `  npx token-vendor get postgres ${credFlag}${endpointFlag} --connection demo-keyless --instance reporting_server --username reporting_user`,
         `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection demo --json`,
         `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration demo-oauth`,
         `  npx token-vendor rotation-check --config ${shown(stack.configFile)}`,
@@ -88,6 +93,9 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     `  config       ${shown(stack.configFile)}`,
     `  credentials  ${shown(stack.credentialsFile)}`,
     stack.emulator ? `  snowflake    emulator at ${stack.emulator.url}` : '  snowflake    as the config says',
+    ...(stack.sts
+      ? [`  sts          ${stack.sts.url}   (demo-keyless signs in as ${DEMO_VENDOR_ROLE_ARN})`]
+      : []),
     '',
     ...tryLines,
     '',

@@ -10,10 +10,15 @@ import { type SnowflakeEmulator, startSnowflakeEmulator } from '../emulator/serv
 import type { IssuedPostgresToken } from '../emulator/state';
 import { type LocalGateway, startLocalGateway } from './gateway';
 import type { LocalCredential } from './sigv4';
+import { type LocalSts, startLocalSts } from './sts';
+import { localStsClient } from './sts-client';
 
 export const DEMO_ACCOUNT_ID = '123456789012';
 export const DEMO_ROLE_ARN = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/token-vendor-demo`;
 export const DEMO_PRINCIPAL_ARN = `arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/token-vendor-demo/local-developer`;
+/** The vendor function's own role in the demo: `demo-keyless` signs in to the emulator as it. */
+export const DEMO_VENDOR_ROLE_ARN = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/token-vendor-local`;
+const DEMO_VENDOR_SESSION_ARN = `arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/token-vendor-local/token-vendor-http`;
 
 export interface LocalStackOptions {
   /** Run against this config (a real account, or any apiBaseUrl); without it, the generated demo. */
@@ -42,6 +47,10 @@ export interface LocalStackOptions {
 export interface LocalStack {
   readonly gateway: LocalGateway;
   readonly emulator?: SnowflakeEmulator;
+  /** Demo only: the local STS the vendor's role asks for its workload identity token. */
+  readonly sts?: LocalSts;
+  /** Demo only: the vendor role's own credential for the local STS (mode 600). */
+  readonly vendorCredentialsFile?: string;
   readonly config: Config;
   readonly configFile: string;
   readonly credentialsFile: string;
@@ -53,8 +62,9 @@ export interface LocalStack {
 /**
  * The whole service on this machine: the SigV4-verifying gateway in front of the real HTTP handler,
  * and (for the demo) the Snowflake emulator with a generated key pair, a Postgres instance
- * `reporting_server`, demo credentials mapped to a demo principal, and a grant for `reporting_user`,
- * the JWT of connection `demo` and an OAuth integration.
+ * `reporting_server` reachable through connection `demo` (key pair) and `demo-keyless` (workload
+ * identity, through a local STS), demo credentials mapped to a demo principal, and a grant for
+ * `reporting_user` on both, the JWT of connection `demo` and an OAuth integration.
  *
  * @example
  * ```ts
@@ -64,6 +74,9 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const region = options.region ?? 'us-east-1';
   let emulator: SnowflakeEmulator | undefined;
+  let sts: LocalSts | undefined;
+  let vendorCredential: LocalCredential | undefined;
+  let vendorCredentialsFile: string | undefined;
   let config: Config;
   let configFile: string;
   let credentialsFile: string;
@@ -83,9 +96,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     const oauthSecret = randomBytes(24).toString('base64url');
     process.env.TOKEN_VENDOR_DEMO_OAUTH_SECRET = oauthSecret;
+    // The vendor's own role: what Lambda's execution role would be. It signs STS calls, nothing else.
+    vendorCredential = {
+      accessKeyId: `ASIALOCAL${randomBytes(6).toString('hex').toUpperCase().slice(0, 11)}`,
+      secretAccessKey: randomBytes(30).toString('base64url'),
+      sessionToken: randomBytes(40).toString('base64url'),
+      principalArn: DEMO_VENDOR_SESSION_ARN,
+    };
+    sts = await startLocalSts({
+      credentials: [vendorCredential],
+      region,
+      ...(options.now ? { now: options.now } : {}),
+    });
     emulator = await startSnowflakeEmulator({
       accountName: 'DEMOORG-DEMOACCOUNT',
-      users: [{ name: 'TOKEN_VENDOR_DEMO', roles: ['TOKEN_VENDOR'], publicKey }],
+      users: [
+        { name: 'TOKEN_VENDOR_DEMO', roles: ['TOKEN_VENDOR'], publicKey },
+        {
+          name: 'TOKEN_VENDOR_KEYLESS',
+          roles: ['TOKEN_VENDOR'],
+          workloadIdentity: { arn: DEMO_VENDOR_ROLE_ARN, issuer: sts.issuer },
+        },
+      ],
       postgresInstances: [
         { name: 'reporting_server', ownerRole: 'ACCOUNTADMIN', usageRoles: ['TOKEN_VENDOR'] },
       ],
@@ -110,17 +142,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           apiBaseUrl: emulator.url,
           key: { file: { path: keyFile } },
         },
-      },
-      postgresInstances: [
-        {
-          connection: 'demo',
-          instance: 'reporting_server',
-          host: options.postgres?.host ?? 'localhost',
-          port: options.postgres?.port ?? 5432,
-          sslmode: options.postgres?.sslmode ?? 'require',
-          allowedUsers: ['reporting_user'],
+        'demo-keyless': {
+          account: 'demoorg-demoaccount',
+          user: 'TOKEN_VENDOR_KEYLESS',
+          role: 'TOKEN_VENDOR',
+          apiBaseUrl: emulator.url,
+          workloadIdentity: { provider: 'AWS', region },
         },
-      ],
+      },
+      postgresInstances: ['demo', 'demo-keyless'].map((connection) => ({
+        connection,
+        instance: 'reporting_server',
+        host: options.postgres?.host ?? 'localhost',
+        port: options.postgres?.port ?? 5432,
+        sslmode: options.postgres?.sslmode ?? 'require',
+        allowedUsers: ['reporting_user'],
+      })),
       oauthIntegrations: {
         'demo-oauth': {
           grant: 'CLIENT_CREDENTIALS',
@@ -134,7 +171,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         {
           principal: DEMO_ROLE_ARN,
           description: 'The demo developer',
-          postgres: [{ instance: 'reporting_server', usernames: ['reporting_user'] }],
+          postgres: [
+            { instance: 'reporting_server', connection: 'demo', usernames: ['reporting_user'] },
+            { instance: 'reporting_server', connection: 'demo-keyless', usernames: ['reporting_user'] },
+          ],
           snowflakeJwt: ['demo'],
           oauth: [{ integration: 'demo-oauth', scopes: ['read'] }],
         },
@@ -151,9 +191,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ];
     credentialsFile = join(dir, 'demo-credentials.json');
     writeFileSync(credentialsFile, `${JSON.stringify(credentials[0], null, 2)}\n`, { mode: 0o600 });
+    vendorCredentialsFile = join(dir, 'vendor-credentials.json');
+    writeFileSync(vendorCredentialsFile, `${JSON.stringify(vendorCredential, null, 2)}\n`, { mode: 0o600 });
   }
 
-  const runtime = createRuntime({ config, ...(options.now ? { now: options.now } : {}) });
+  const runtime = createRuntime({
+    config,
+    ...(sts && vendorCredential ? { sts: localStsClient(sts.url, region, vendorCredential) } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
   // Locally: the same audit records as JSON lines on stdout, and no EMF metrics (there is no CloudWatch).
   const handler = createHttpHandler({
     vendor: () => runtime.vendor,
@@ -166,11 +212,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     gateway = await startLocalGateway({ handler, credentials, region, port: options.port ?? 8787 });
   } catch (error) {
     await emulator?.close();
+    await sts?.close();
     throw error;
   }
   return {
     gateway,
     emulator,
+    ...(sts ? { sts } : {}),
+    ...(vendorCredentialsFile ? { vendorCredentialsFile } : {}),
     config,
     configFile,
     credentialsFile,
@@ -179,6 +228,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     close: async () => {
       await gateway.close();
       await emulator?.close();
+      await sts?.close();
     },
   };
 }

@@ -11,7 +11,7 @@ export interface LocalStsOptions {
   readonly region?: string;
   /** 0 (default) picks a free port. Always bound to 127.0.0.1. */
   readonly port?: number;
-  /** Clock of the issued tokens and of SigV4 verification. */
+  /** Clock of the issued tokens (SigV4 is verified against real time: the SDK signs with it). */
   readonly now?: () => number;
   /**
    * The IAM decision for one `GetWebIdentityToken` call (`sts:IdentityTokenAudience`,
@@ -142,7 +142,6 @@ export class LocalSts {
           region: this.options.region ?? 'us-east-1',
           service: 'sts',
           credentials: (id) => this.#credentials.get(id),
-          now: this.#now,
         },
       );
     } catch {

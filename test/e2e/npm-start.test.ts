@@ -65,8 +65,8 @@ describe('npm start', () => {
     }
   });
 
-  const runPrinted = (prefix: string) => {
-    const command = commands.find((c) => c.startsWith(prefix));
+  const runPrinted = (prefix: string, containing = '') => {
+    const command = commands.find((c) => c.startsWith(prefix) && c.includes(containing));
     expect(command, `no printed command starting with ${prefix}`).toBeDefined();
     const result = spawnSync('bash', ['-c', command!], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
     return {
@@ -83,7 +83,7 @@ describe('npm start', () => {
       /endpoint {5}http:\/\/127\.0\.0\.1:\d+ {3}\(SigV4: region us-east-1, service execute-api\)/,
     );
     expect(printed).toContain('arn:aws:sts::123456789012:assumed-role/token-vendor-demo/local-developer');
-    expect(commands.length).toBe(5);
+    expect(commands.length).toBe(6);
   });
 
   it('the printed curl command gets a Postgres token', () => {
@@ -99,6 +99,11 @@ describe('npm start', () => {
     const postgres = runPrinted('npx token-vendor get postgres');
     expect(postgres).toMatchObject({ status: 0, stderr: '' });
     expect(postgres.stdout.trim()).toMatch(/^sfpg\.[\w-]+$/);
+    // The keyless connection: no key anywhere, the vendor's role signs in through the local STS
+    const keyless = runPrinted('npx token-vendor get postgres', '--connection demo-keyless');
+    expect(keyless).toMatchObject({ status: 0, stderr: '' });
+    expect(keyless.stdout.trim()).toMatch(/^sfpg\.[\w-]+$/);
+    expect(keyless.stdout).not.toBe(postgres.stdout);
     const jwt = runPrinted('npx token-vendor get snowflake-jwt');
     expect(jwt.status).toBe(0);
     expect(JSON.parse(jwt.stdout)).toMatchObject({
@@ -110,16 +115,20 @@ describe('npm start', () => {
     expect(oauth.stdout.trim()).toMatch(/^oat\./);
   });
 
-  it('the printed rotation-check reports connection demo as OK and exits 0', () => {
+  it('the printed rotation-check reports both connections OK (the key and the workload identity) and exits 0', () => {
     const result = runPrinted('npx token-vendor rotation-check');
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^demo\tOK\t/);
+    expect(result.stdout).toMatch(
+      /^demo-keyless\tOK\tTOKEN_VENDOR_KEYLESS trusts the vendor's role arn:aws:iam::123456789012:role\/token-vendor-local/m,
+    );
   });
 
-  it('runs the README\'s "Run it here" block as written: five commands, each succeeding', () => {
+  it('runs the README\'s "Run it here" block as written: six commands, each succeeding', () => {
     const commands = readmeCommands();
     expect(commands.map((c) => c.split(' ').slice(0, 3).join(' '))).toEqual([
       'curl -s --aws-sigv4',
+      'npx token-vendor get',
       'npx token-vendor get',
       'npx token-vendor get',
       'npx token-vendor get',
@@ -140,12 +149,14 @@ describe('npm start', () => {
       username: 'reporting_user',
     });
     expect(outputs[1]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
-    expect(JSON.parse(outputs[2]!)).toMatchObject({
+    expect(outputs[2]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
+    expect(JSON.parse(outputs[3]!)).toMatchObject({
       tokenType: 'KEYPAIR_JWT',
       account: 'DEMOORG-DEMOACCOUNT',
     });
-    expect(outputs[3]!.trim()).toMatch(/^oat\./);
-    expect(outputs[4]).toMatch(/^demo\tOK\t/);
+    expect(outputs[4]!.trim()).toMatch(/^oat\./);
+    expect(outputs[5]).toMatch(/^demo\tOK\t/);
+    expect(outputs[5]).toMatch(/^demo-keyless\tOK\t/m);
   });
 
   it("stops on SIGINT sent to npm's own PID, with one line and exit code 130", async () => {

@@ -125,6 +125,19 @@ export function buildApp(context: Record<string, unknown> = {}, app = new App({ 
     value: stack.vendor.envelopeKey.keyArn,
     description: 'kms:Decrypt on this key opens encryptedToken',
   });
+  // Keyless connections: the roles Snowflake's service users must trust (WORKLOAD_IDENTITY ARN).
+  if (Object.values(config.connections).some((c) => c.workloadIdentity)) {
+    for (const [id, trigger] of [
+      ['HttpRoleArn', 'http'],
+      ['DirectRoleArn', 'direct'],
+      ['RotationCheckRoleArn', 'rotation-check'],
+    ] as const) {
+      new CfnOutput(stack, id, {
+        value: stack.vendor.functions[trigger].role!.roleArn,
+        description: `Keyless connections: register this role in Snowflake (WORKLOAD_IDENTITY / ADD WORKLOAD IDENTITY; ${trigger} function)`,
+      });
+    }
+  }
   // cdk-nag's AwsSolutions and Serverless packs, and AWS Control Tower's proactive controls (cfn-guard).
   Validations.of(app).addPlugins(
     new AwsSolutionsChecks(app),

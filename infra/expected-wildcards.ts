@@ -38,6 +38,12 @@ const EXPECTED: readonly Expected[] = [
       'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; this policy holds nothing else.',
   },
   {
+    policy: /\/WorkloadIdentitySignIn\/Resource$/,
+    finding: () => /^Resource::\*$/,
+    reason:
+      'sts:GetWebIdentityToken has no resource type; the policy holds only it, limited to audience snowflakecomputing.com (non-vacuously) and the configured token lifetime.',
+  },
+  {
     policy: /\/ExampleStateMachine\/StateMachine\/Role\/DefaultPolicy\/Resource$/,
     finding: () => /^Resource::<\w*DirectFunction\w*\.Arn>:\*$/,
     reason:

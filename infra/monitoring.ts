@@ -13,10 +13,13 @@ import { acknowledge } from './expected-wildcards';
 
 /** The triggers the Token Vendor has one function (and one log group) for. */
 export type Trigger = 'http' | 'direct' | 'rotation-check' | 'rotate-key';
+/** One per function; `rotate-key` only when there is a key to rotate. */
+export type PerTrigger<T> = Record<Exclude<Trigger, 'rotate-key'>, T> & { readonly 'rotate-key'?: T };
 
 export interface MonitoringProps {
-  readonly functions: Record<Trigger, lambda.IFunction>;
-  readonly logGroups: Record<Trigger, logs.ILogGroup>;
+  /** `rotate-key` exists only when a connection's key is in Secrets Manager (something to rotate). */
+  readonly functions: PerTrigger<lambda.IFunction>;
+  readonly logGroups: PerTrigger<logs.ILogGroup>;
   readonly api: apigw.RestApi;
   readonly key: kms.IKey;
   /** Email addresses subscribed to the alarm topic. */
@@ -356,7 +359,10 @@ export class Monitoring extends Construct {
         filterStatements: ['event like /key\\./'],
         sort: '@timestamp desc',
       }),
-      logGroups: [props.logGroups['rotation-check'], props.logGroups['rotate-key']],
+      logGroups: [
+        props.logGroups['rotation-check'],
+        ...(props.logGroups['rotate-key'] ? [props.logGroups['rotate-key']] : []),
+      ],
     });
   }
 }

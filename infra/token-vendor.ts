@@ -19,10 +19,11 @@ import { apiGatewayModel } from '../lambda/api/openapi';
 import { ROUTES, TOKEN_TYPES } from '../lambda/api/routes';
 import { ConfigError } from '../lambda/config/errors';
 import type { Config, KeySource } from '../lambda/config/schema';
+import { SNOWFLAKE_WIF_AUDIENCE } from '../lambda/snowflake/workload-identity';
 import { kmsKeyResource, secretResource } from './arns';
 import { ExampleStateMachine } from './example-state-machine';
 import { AcknowledgeExpectedWildcards, acknowledge } from './expected-wildcards';
-import { Monitoring, type Trigger } from './monitoring';
+import { Monitoring, type PerTrigger, type Trigger } from './monitoring';
 
 export interface TokenVendorProps {
   /** The validated config (`parseConfig`). Bundled into the functions; it holds no secrets. */
@@ -77,8 +78,9 @@ export class TokenVendor extends Construct {
   readonly key: kms.Key;
   readonly envelopeKey: kms.Key;
   readonly api: apigw.RestApi;
-  readonly functions: Record<Trigger, nodejs.NodejsFunction>;
-  readonly logGroups: Record<Trigger, logs.LogGroup>;
+  /** `rotate-key` exists only when a connection's key is in Secrets Manager (keyless connections have none). */
+  readonly functions: PerTrigger<nodejs.NodejsFunction>;
+  readonly logGroups: PerTrigger<logs.LogGroup>;
   readonly monitoring: Monitoring;
   readonly #config: Config;
   /** Where failed scheduled rotation checks land. */
@@ -148,11 +150,24 @@ export class TokenVendor extends Construct {
         encryptionKey: this.key,
         removalPolicy: RemovalPolicy.RETAIN,
       });
+    // Rotation: the rotate-key function exists to rewrite exactly the key secrets it rotates.
+    const rotated = Object.entries(config.connections).flatMap(([name, c]) =>
+      c.key && 'secretsManager' in c.key
+        ? [
+            {
+              name,
+              connection: c,
+              secretId: c.key.secretsManager.secretId,
+              kmsKeyId: c.key.secretsManager.kmsKeyId,
+            },
+          ]
+        : [],
+    );
     this.logGroups = {
       http: logGroup('http'),
       direct: logGroup('direct'),
       'rotation-check': logGroup('rotation-check'),
-      'rotate-key': logGroup('rotate-key'),
+      ...(rotated.length > 0 ? { 'rotate-key': logGroup('rotate-key') } : {}),
     };
 
     // The validated config ships inside each function's code as config.json (no env-var size limit).
@@ -191,7 +206,7 @@ export class TokenVendor extends Construct {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `Token Vendor ${trigger} function`,
       });
-      const group = this.logGroups[trigger];
+      const group = this.logGroups[trigger]!;
       role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
@@ -259,7 +274,7 @@ export class TokenVendor extends Construct {
       http: fn('http'),
       direct: fn('direct', { TOKEN_VENDOR_ENVELOPE_KEY_ID: this.envelopeKey.keyArn }),
       'rotation-check': fn('rotation-check', {}, Duration.seconds(120)),
-      'rotate-key': fn('rotate-key', {}, Duration.seconds(120)),
+      ...(rotated.length > 0 ? { 'rotate-key': fn('rotate-key', {}, Duration.seconds(120)) } : {}),
     };
 
     // Exactly the key material each function reads.
@@ -273,23 +288,12 @@ export class TokenVendor extends Construct {
     this.#grantKeys(this.functions.http, [...connectionKeys, ...assertionKeys], clientSecrets, false);
     this.#grantKeys(this.functions.direct, [...connectionKeys, ...assertionKeys], clientSecrets, false);
     this.#grantKeys(this.functions['rotation-check'], connectionKeys, [], true);
+    this.#grantWorkloadIdentity(config);
     this.#secureDirectPath(config);
 
-    // Rotation: the rotate-key function may rewrite exactly the key secrets it rotates.
-    const rotated = Object.entries(config.connections).flatMap(([name, c]) =>
-      c.key && 'secretsManager' in c.key
-        ? [
-            {
-              name,
-              connection: c,
-              secretId: c.key.secretsManager.secretId,
-              kmsKeyId: c.key.secretsManager.kmsKeyId,
-            },
-          ]
-        : [],
-    );
-    if (rotated.length > 0) {
-      this.functions['rotate-key'].addToRolePolicy(
+    const rotateKey = this.functions['rotate-key'];
+    if (rotateKey) {
+      rotateKey.addToRolePolicy(
         new iam.PolicyStatement({
           actions: [
             'secretsmanager:DescribeSecret',
@@ -301,25 +305,25 @@ export class TokenVendor extends Construct {
         }),
       );
       // Writing a new version of a secret under a customer-managed key needs the key, through Secrets Manager only.
-      this.#grantSecretKeys(this.functions['rotate-key'], rotated, ['kms:Decrypt', 'kms:GenerateDataKey']);
+      this.#grantSecretKeys(rotateKey, rotated, ['kms:Decrypt', 'kms:GenerateDataKey']);
       // Secrets Manager may invoke the rotation function for exactly these secrets.
       rotated.forEach((r, i) => {
-        this.functions['rotate-key'].addPermission(`SecretsManagerInvoke${i}`, {
+        rotateKey.addPermission(`SecretsManagerInvoke${i}`, {
           principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
           sourceAccount: stack.account,
           sourceArn: secretResource(this, r.secretId),
         });
       });
     }
-    for (const { name, connection, secretId } of rotated) {
+    for (const { name, connection, secretId } of rotateKey ? rotated : []) {
       new secretsmanager.CfnRotationSchedule(this, `Rotate${pascal(name)}`, {
         secretId,
-        rotationLambdaArn: this.functions['rotate-key'].functionArn,
+        rotationLambdaArn: rotateKey!.functionArn,
         // A day before the check calls the key due, so a healthy schedule never shows ROTATION_DUE.
         rotationRules: { automaticallyAfterDays: Math.max(1, connection.rotation.rotateAfterDays - 1) },
         // The first rotation waits for the schedule: not on the first deploy, nor whenever the schedule changes.
         rotateImmediatelyOnUpdate: false,
-      }).node.addDependency(this.functions['rotate-key']);
+      }).node.addDependency(rotateKey!);
     }
 
     // A scheduled check that cannot be delivered or keeps failing lands here instead of vanishing.
@@ -393,6 +397,35 @@ export class TokenVendor extends Construct {
     }
 
     this.#acknowledge();
+  }
+
+  /**
+   * Keyless connections: the functions that sign in to Snowflake (http, direct, rotation-check) may ask
+   * STS for a web identity token for audience `snowflakecomputing.com` only, no longer-lived than the
+   * config asks. The `Null` condition makes the audience check non-vacuous: `ForAllValues` alone is
+   * true for a request that carries no audience at all.
+   */
+  #grantWorkloadIdentity(config: Config): void {
+    const lifetimes = Object.values(config.connections).flatMap((c) =>
+      c.workloadIdentity ? [c.workloadIdentity.tokenLifetimeSeconds] : [],
+    );
+    if (lifetimes.length === 0) return;
+    const policy = new iam.ManagedPolicy(this, 'WorkloadIdentitySignIn', {
+      description: 'Token Vendor functions: sign in to Snowflake as this role (STS GetWebIdentityToken)',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['sts:GetWebIdentityToken'],
+          resources: ['*'],
+          conditions: {
+            'ForAllValues:StringEquals': { 'sts:IdentityTokenAudience': SNOWFLAKE_WIF_AUDIENCE },
+            Null: { 'sts:IdentityTokenAudience': 'false' },
+            NumericLessThanEquals: { 'sts:DurationSeconds': Math.max(...lifetimes) },
+          },
+        }),
+      ],
+    });
+    for (const f of [this.functions.http, this.functions.direct, this.functions['rotation-check']])
+      f.role!.addManagedPolicy(policy);
   }
 
   /** GetSecretValue on exactly the key (and client) secrets, kms:Sign/GetPublicKey on exactly the KMS keys. */
@@ -656,9 +689,10 @@ export class TokenVendor extends Construct {
       ack(f, 'AwsSolutions-L1', runtime);
       ack(f, 'Serverless-LambdaLatestVersion', runtime);
     }
-    for (const trigger of ['http', 'direct', 'rotate-key'] as const) {
+    for (const f of [this.functions.http, this.functions.direct, this.functions['rotate-key']]) {
+      if (!f) continue;
       ack(
-        this.functions[trigger],
+        f,
         'Serverless-LambdaDLQ',
         'Invoked synchronously only (API Gateway, Step Functions, Secrets Manager rotation): a failure returns to the caller, which retries; there is no event to keep.',
       );

@@ -14,7 +14,11 @@ import type { Signer } from './keys/signer';
 import { oauthTokenSource } from './oauth/token-source';
 import { defaultSqlApiBaseUrl } from './snowflake/account';
 import { SqlApiClient, type SqlApiRetryPolicy, type SqlApiSettings } from './snowflake/sql-api';
-import { type GetWebIdentityToken, WorkloadIdentityAuthenticator } from './snowflake/workload-identity';
+import {
+  type GetWebIdentityToken,
+  WorkloadIdentityAuthenticator,
+  WorkloadIdentityError,
+} from './snowflake/workload-identity';
 import { type SnowflakeConnection, TokenVendor } from './vending/vendor';
 
 export interface RuntimeOptions {
@@ -90,6 +94,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         stsFor(identity.region),
         loadSts(),
       ]);
+      // The Lambda runtime provides the AWS SDK; one older than GetWebIdentityToken (late 2025) cannot sign in.
+      if (typeof GetWebIdentityTokenCommand !== 'function') {
+        throw new WorkloadIdentityError(
+          'WIF_REQUEST_INVALID',
+          "This runtime's @aws-sdk/client-sts has no GetWebIdentityToken; use a newer Lambda runtime or bundle the SDK.",
+        );
+      }
       return client.send(new GetWebIdentityTokenCommand(input));
     };
 

@@ -101,7 +101,7 @@ export class WorkloadIdentityAuthenticator implements SqlApiAuthenticator {
           DurationSeconds: options.lifetimeSeconds,
         });
       } catch (error) {
-        throw stsError(error);
+        throw error instanceof WorkloadIdentityError ? error : stsError(error);
       }
       const token = answer.WebIdentityToken;
       const claims = token ? claimsOf(token) : undefined;

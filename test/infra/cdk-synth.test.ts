@@ -17,7 +17,22 @@ describe('cdk synth with real bundling', () => {
   let synth: ReturnType<typeof spawnSync>;
   beforeAll(async () => {
     fx = await emulatorFixture();
-    const config = writeTempFile('config.json', JSON.stringify(fixtureConfig(fx)));
+    const base = fixtureConfig(fx);
+    // A second connection whose key is in Secrets Manager, so the rotate-key function exists and bundles too.
+    const config = writeTempFile(
+      'config.json',
+      JSON.stringify({
+        ...base,
+        connections: {
+          ...base.connections,
+          rotated: {
+            account: 'myorg-acct',
+            user: 'svc2',
+            key: { secretsManager: { secretId: 'tv/rotated' } },
+          },
+        },
+      }),
+    );
     out = tempDir('cdk-out-');
     synth = spawnSync(
       'npx',

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Aspects, Duration, Names, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
+import { Aspects, Duration, Fn, Names, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -426,6 +426,11 @@ export class TokenVendor extends Construct {
     });
     for (const f of [this.functions.http, this.functions.direct, this.functions['rotation-check']])
       f.role!.addManagedPolicy(policy);
+    // The check runs as its own role; it must also know the others to confirm Snowflake trusts each.
+    this.functions['rotation-check'].addEnvironment(
+      'TOKEN_VENDOR_SIGN_IN_ROLE_ARNS',
+      Fn.join(',', [this.functions.http.role!.roleArn, this.functions.direct.role!.roleArn]),
+    );
   }
 
   /** GetSecretValue on exactly the key (and client) secrets, kms:Sign/GetPublicKey on exactly the KMS keys. */

@@ -80,7 +80,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       client = Promise.resolve(
         options.sts
           ? options.sts(region)
-          : loadSts().then(({ STSClient }) => new STSClient(region ? { region } : {})),
+          : loadSts().then(
+              ({ STSClient }) =>
+                // A hung STS call must not hold a vend until the function times out.
+                new STSClient({
+                  ...(region ? { region } : {}),
+                  requestHandler: {
+                    connectionTimeout: 2000,
+                    requestTimeout: 5000,
+                    throwOnRequestTimeout: true,
+                  },
+                }),
+            ),
       );
       client.catch(() => stsClients.delete(key));
       stsClients.set(key, client);

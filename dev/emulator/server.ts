@@ -183,11 +183,39 @@ export class SnowflakeEmulator {
    * `ALTER USER … SET WORKLOAD_IDENTITY = (TYPE = AWS ARN = '…' ISSUER = '…')`.
    */
   setWorkloadIdentity(userName: string, identity: { arn: string; issuer: string } | undefined): void {
+    const user = this.#user(userName);
+    const others = user.workloadIdentities.filter((w) => w.name !== 'DEFAULT');
+    user.workloadIdentities.length = 0;
+    if (identity)
+      user.workloadIdentities.push({
+        name: 'DEFAULT',
+        type: 'AWS',
+        ...identity,
+        createdOn: new Date(this.#now()),
+      });
+    user.workloadIdentities.push(...others);
+  }
+
+  /** `ALTER USER … ADD WORKLOAD IDENTITY <name> TYPE = AWS ARN = '…' ISSUER = '…'`. */
+  addWorkloadIdentity(userName: string, name: string, identity: { arn: string; issuer: string }): void {
+    const user = this.#user(userName);
+    if (
+      name.toUpperCase() === 'DEFAULT' ||
+      user.workloadIdentities.some((w) => w.name === name.toUpperCase())
+    )
+      throw new Error(`workload identity ${name} is reserved or exists`);
+    user.workloadIdentities.push({
+      name: name.toUpperCase(),
+      type: 'AWS',
+      ...identity,
+      createdOn: new Date(this.#now()),
+    });
+  }
+
+  #user(userName: string): EmulatedUser {
     const user = this.users.get(userName.toUpperCase());
     if (!user) throw new Error(`no user ${userName}`);
-    user.workloadIdentity = identity
-      ? { type: 'AWS', ...identity, createdOn: new Date(this.#now()) }
-      : undefined;
+    return user;
   }
 
   /** The issued token if it exists and has not expired (expiry only blocks new connections). */

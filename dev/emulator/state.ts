@@ -13,12 +13,17 @@ export interface EmulatedUser {
   rsaPublicKey2LastSet?: Date;
   /** Roles holding OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on this user. */
   readonly keyAdminRoles: Set<string>;
-  /** `WORKLOAD_IDENTITY = (TYPE = AWS ARN = '…' ISSUER = '…')`: the user signs in keyless. */
-  workloadIdentity?: AwsWorkloadIdentity;
+  /**
+   * The user's AWS workload identities: `DEFAULT` (the `WORKLOAD_IDENTITY` property) and any added with
+   * `ALTER USER … ADD WORKLOAD IDENTITY <name>`. The user signs in keyless as any of them.
+   */
+  readonly workloadIdentities: AwsWorkloadIdentity[];
 }
 
 /** An AWS workload identity as a user's `WORKLOAD_IDENTITY` property holds it. */
 export interface AwsWorkloadIdentity {
+  /** `DEFAULT`, or the name given to `ADD WORKLOAD IDENTITY`. */
+  readonly name: string;
   readonly type: 'AWS';
   /** `arn:aws:iam::<account>:role/<name>` (an IAM role; an assumed-role session maps to it). */
   readonly arn: string;
@@ -98,8 +103,8 @@ export function makeUser(spec: UserSpec, now: Date): EmulatedUser {
     keyAdminRoles: new Set(
       (spec.keyAdminRoles ?? [...roles].filter((r) => r !== 'PUBLIC')).map((r) => r.toUpperCase()),
     ),
-    ...(spec.workloadIdentity
-      ? { workloadIdentity: { type: 'AWS', ...spec.workloadIdentity, createdOn: now } }
-      : {}),
+    workloadIdentities: spec.workloadIdentity
+      ? [{ name: 'DEFAULT', type: 'AWS', ...spec.workloadIdentity, createdOn: now }]
+      : [],
   };
 }

@@ -299,28 +299,18 @@ function showWorkloadIdentities(name: string, ctx: ExecutionContext): StatementO
       `SQL compilation error:\nUser '${name}' does not exist or not authorized.`,
     );
   }
-  const identity = target.workloadIdentity;
-  const arn = identity
-    ? /^arn:([^:]+):iam::(\d{12}):(role|user)\/(?:.*\/)?([^/]+)$/.exec(identity.arn)
-    : null;
-  const rows: (string | null)[][] =
-    identity && arn
-      ? [
-          [
-            'DEFAULT',
-            'AWS',
-            null,
-            null,
-            identity.createdOn.toISOString().replace('T', ' ').replace('Z', ' +0000'),
-            JSON.stringify({
-              awsPartition: arn[1],
-              awsAccount: arn[2],
-              type: arn[3] === 'user' ? 'IAM_USER' : 'IAM_ROLE',
-              iamRole: arn[4],
-            }),
-          ],
-        ]
-      : [];
+  const time = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', ' +0000');
+  const rows = target.workloadIdentities.flatMap((identity) => {
+    const arn = /^arn:([^:]+):iam::(\d{12}):(role|user)\/(?:.*\/)?([^/]+)$/.exec(identity.arn);
+    if (!arn) return [];
+    const info = {
+      awsPartition: arn[1],
+      awsAccount: arn[2],
+      type: arn[3] === 'user' ? 'IAM_USER' : 'IAM_ROLE',
+      iamRole: arn[4],
+    };
+    return [[identity.name, 'AWS', null, null, time(identity.createdOn), JSON.stringify(info)]];
+  });
   return {
     kind: 'rows',
     label: 'show-workload-identities',

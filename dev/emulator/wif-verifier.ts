@@ -66,7 +66,7 @@ export class WifVerifier {
     }
     const issuer = claims.iss;
     if (typeof issuer !== 'string') return reject(WifRefusal.Malformed, 'the token has no issuer');
-    const trusting = [...users.values()].filter((u) => u.workloadIdentity?.issuer === issuer);
+    const trusting = [...users.values()].filter((u) => u.workloadIdentities.some((w) => w.issuer === issuer));
     if (trusting.length === 0)
       return reject(WifRefusal.UntrustedIssuer, `no user trusts issuer ${issuer.slice(0, 200)}`);
 
@@ -110,7 +110,9 @@ export class WifVerifier {
         ? ((nested as Record<string, unknown>).principal_id as string)
         : claims.sub;
     const roleArn = typeof principal === 'string' ? roleOf(principal) : '';
-    const user = trusting.find((u) => u.workloadIdentity?.arn === roleArn);
+    const user = trusting.find((u) =>
+      u.workloadIdentities.some((w) => w.issuer === issuer && w.arn === roleArn),
+    );
     if (!user)
       return reject(
         WifRefusal.UnknownIdentity,

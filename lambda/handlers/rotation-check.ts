@@ -25,6 +25,15 @@ export interface RotationCheckDeps {
   readonly audit: AuditLog;
   readonly metrics: Metrics;
   readonly now?: () => number;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** `TOKEN_VENDOR_SIGN_IN_ROLE_ARNS`: the deployed functions' roles (comma-separated; set by the stack). */
+function signInRoleArns(env: Readonly<Record<string, string | undefined>>): string[] {
+  return (env.TOKEN_VENDOR_SIGN_IN_ROLE_ARNS ?? '')
+    .split(',')
+    .map((arn) => arn.trim())
+    .filter((arn) => /^arn:[^:]+:iam::\d{12}:role\//.test(arn));
 }
 
 /**
@@ -47,6 +56,7 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
       const report = await checkKeys(runtime.config, runtime.connection, {
         now,
         deadline: deadlineOf(context, started),
+        signInRoleArns: signInRoleArns(deps.env ?? process.env),
       });
       const count = (status: string) => report.connections.filter((c) => c.status === status).length;
       deps.metrics.addMetric(RotationMetric.KeysNotRegistered, MetricUnit.Count, count('NOT_REGISTERED'));

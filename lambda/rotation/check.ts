@@ -22,6 +22,8 @@ export interface ConnectionKeyReport {
   /** Keyless: the role ARN in the vendor's STS token, and the AWS identities Snowflake has for the user. */
   readonly roleArn?: string;
   readonly registeredArns?: readonly string[];
+  /** Keyless: the vendor's sign-in roles Snowflake does not trust. */
+  readonly missingArns?: readonly string[];
   readonly fingerprint?: string;
   /** The slot holding the key: 1 (`RSA_PUBLIC_KEY`) or 2 (`RSA_PUBLIC_KEY_2`). */
   readonly slot?: 1 | 2;
@@ -53,13 +55,23 @@ const DAY_MS = 86_400_000;
 export async function checkKeys(
   config: Config,
   connection: (name: string) => SnowflakeConnection,
-  options: { now?: () => number; deadline?: number } = {},
+  options: {
+    now?: () => number;
+    deadline?: number;
+    /**
+     * Keyless connections: every role that signs in (the deployed stack's http, direct and rotation-check
+     * roles), not only the one running the check. Each must be registered for the user.
+     */
+    signInRoleArns?: readonly string[];
+  } = {},
 ): Promise<RotationReport> {
   const now = options.now ?? Date.now;
   const checkedAt = now();
   const names = Object.keys(config.connections);
   const settled = await Promise.allSettled(
-    names.map((name) => checkOne(name, config, connection, checkedAt, options.deadline)),
+    names.map((name) =>
+      checkOne(name, config, connection, checkedAt, options.deadline, options.signInRoleArns ?? []),
+    ),
   );
   return {
     checkedAt: new Date(checkedAt).toISOString(),
@@ -90,11 +102,12 @@ async function checkOne(
   connection: (name: string) => SnowflakeConnection,
   nowMs: number,
   deadline: number | undefined,
+  signInRoleArns: readonly string[],
 ): Promise<ConnectionKeyReport> {
   const settings = config.connections[name]!;
   const { signer, sql } = connection(name);
   const { rotateAfterDays, overdueAfterDays } = settings.rotation;
-  if (!signer) return checkWorkloadIdentity(name, config, connection, deadline);
+  if (!signer) return checkWorkloadIdentity(name, config, connection, deadline, signInRoleArns);
   const key = await signer.currentKey();
   const identity = {
     connection: name,
@@ -185,6 +198,7 @@ async function checkWorkloadIdentity(
   config: Config,
   connection: (name: string) => SnowflakeConnection,
   deadline: number | undefined,
+  signInRoleArns: readonly string[],
 ): Promise<ConnectionKeyReport> {
   const settings = config.connections[name]!;
   const { sql } = connection(name);
@@ -219,19 +233,31 @@ async function checkWorkloadIdentity(
     };
   }
   const registeredArns = registered.map(arnOfIdentity);
-  if (registered.some((identity) => identityMatches(identity, roleArn))) {
+  const required = [...new Set([roleArn, ...signInRoleArns])];
+  const missing = required.filter((arn) => !registered.some((identity) => identityMatches(identity, arn)));
+  if (missing.length === 0) {
+    const roles = required.length === 1 ? `role ${roleArn}` : `roles ${required.join(', ')}`;
     return {
       ...base,
       registeredArns,
       status: 'OK',
-      detail: `${user} trusts the vendor's role ${roleArn}; nothing to rotate.`,
+      detail: `${user} trusts the vendor's ${roles}; nothing to rotate.`,
     };
   }
+  const add = missing
+    .filter((arn) => arn !== roleArn)
+    .map(
+      (arn, i) =>
+        `ALTER USER ${user} ADD WORKLOAD IDENTITY vendor_${i + 1} TYPE = AWS ARN = '${arn}' ISSUER = '${issuer}';`,
+    );
   return {
     ...base,
     registeredArns,
+    missingArns: missing,
     status: 'WIF_MISMATCH',
-    detail: `${user} has no AWS workload identity for the vendor's role ${roleArn} (found: ${registeredArns.join(', ') || 'none'}). ${register}`,
+    detail:
+      `${user} has no AWS workload identity for the vendor's ${missing.length === 1 ? 'role' : 'roles'} ${missing.join(', ')} (found: ${registeredArns.join(', ') || 'none'}); every mint by ${missing.length === 1 ? 'it' : 'them'} fails. ` +
+      (missing.includes(roleArn) ? register : `Register: ${add.join(' ')}`),
   };
 }
 

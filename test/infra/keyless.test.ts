@@ -96,6 +96,12 @@ describe('a keyless-only config synthesizes a stack with no secret and no rotati
     );
     expect(JSON.stringify(outputs.HttpRoleArn!.Value)).toMatch(/HttpRole.*Arn/);
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 day)' });
+    // The check runs as its own role and is told the other two, to confirm Snowflake trusts each
+    const check = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.includes('RotationCheckFunction'),
+    )![1];
+    const roles = JSON.stringify(check.Properties.Environment.Variables.TOKEN_VENDOR_SIGN_IN_ROLE_ARNS);
+    expect(roles).toMatch(/HttpRole.*Arn.*DirectRole.*Arn/);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'WorkloadIdentityMismatches' });
   });
 

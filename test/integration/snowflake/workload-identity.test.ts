@@ -1,6 +1,10 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSts, startLocalSts } from '../../../dev/local/sts';
+import { AuditLog } from '../../../lambda/audit/audit-log';
+import type { AuditRecord } from '../../../lambda/audit/record';
 import { parseConfig } from '../../../lambda/config/load';
+import { createRotationCheckHandler } from '../../../lambda/handlers/rotation-check';
 import { checkKeys } from '../../../lambda/rotation/check';
 import { createRuntime } from '../../../lambda/runtime';
 import { SnowflakeError } from '../../../lambda/snowflake/errors';
@@ -13,7 +17,7 @@ import {
 } from '../../../lambda/snowflake/workload-identity';
 import { publicError } from '../../../lambda/vending/public-error';
 import { type EmulatorFixture, emulatorFixture, VENDOR_ROLE } from '../../support/emulator';
-import { ROLE_ARN } from '../../support/events';
+import { lambdaContext, ROLE_ARN } from '../../support/events';
 import { writeTempFile } from '../../support/keys';
 import {
   KEYLESS_USER,
@@ -302,6 +306,51 @@ describe('keyless connections (workload identity federation) against the emulato
       ]);
       expect(report.connections[0]).not.toHaveProperty('ageDays');
       expect(report.connections[0]).not.toHaveProperty('fingerprint');
+    });
+
+    it('checks every role of the stack (http, direct, rotation-check): one not trusted is WIF_MISMATCH, with the ADD to run', async () => {
+      const direct = `arn:aws:iam::${VENDOR_ACCOUNT_ID}:role/token-vendor-direct`;
+      const rt = runtime();
+      const [missing] = (await checkKeys(rt.config, rt.connection, { signInRoleArns: [direct] })).connections;
+      expect(missing).toMatchObject({ status: 'WIF_MISMATCH', missingArns: [direct] });
+      expect(missing!.detail).toContain(
+        `ALTER USER ${KEYLESS_USER} ADD WORKLOAD IDENTITY vendor_1 TYPE = AWS ARN = '${direct}' ISSUER = '${wif.sts.issuer}';`,
+      );
+      fx.emulator.addWorkloadIdentity(KEYLESS_USER, 'direct', { arn: direct, issuer: wif.sts.issuer });
+      try {
+        const [ok] = (await checkKeys(rt.config, rt.connection, { signInRoleArns: [direct] })).connections;
+        expect(ok).toMatchObject({ status: 'OK', registeredArns: [VENDOR_FUNCTION_ROLE_ARN, direct] });
+        expect(ok).not.toHaveProperty('missingArns');
+      } finally {
+        const identities = fx.emulator.users.get(KEYLESS_USER)!.workloadIdentities;
+        identities.splice(
+          identities.findIndex((w) => w.name === 'DIRECT'),
+          1,
+        );
+      }
+    });
+
+    it('the scheduled handler reads the stack roles from its environment and audits the mismatch', async () => {
+      const http = `arn:aws:iam::${VENDOR_ACCOUNT_ID}:role/token-vendor-http-unregistered`;
+      const records: AuditRecord[] = [];
+      const metrics = new Metrics({ namespace: 'TokenVendorTest', serviceName: 'token-vendor' });
+      const handler = createRotationCheckHandler({
+        runtime: () => runtime(),
+        audit: new AuditLog({ info: (_m, a) => records.push(a as unknown as AuditRecord) }),
+        metrics,
+        env: { TOKEN_VENDOR_SIGN_IN_ROLE_ARNS: `${http}, not-an-arn` },
+      });
+      const report = await handler({ source: 'aws.events' }, lambdaContext());
+      expect(report.connections[0]).toMatchObject({ status: 'WIF_MISMATCH', missingArns: [http] });
+      expect(records[0]).toMatchObject({
+        event: 'key.rotation-checked',
+        errorCode: 'keyless:WIF_MISMATCH',
+        detail: {
+          connections: [
+            expect.objectContaining({ authentication: 'wif', roleArn: VENDOR_FUNCTION_ROLE_ARN }),
+          ],
+        },
+      });
     });
 
     it('reports WIF_MISMATCH naming the ARN Snowflake has, read through an admin connection', async () => {

@@ -60,8 +60,13 @@ describe('keyless connections (workload identity federation) against the emulato
   }
 
   /** A SQL API client that signs in with whatever token `token()` returns (tests forge hostile ones). */
+  const sentTokens: string[] = [];
   function clientWith(token: () => Promise<string>) {
-    const getWebIdentityToken: GetWebIdentityToken = async () => ({ WebIdentityToken: await token() });
+    const getWebIdentityToken: GetWebIdentityToken = async () => {
+      const value = await token();
+      sentTokens.push(value);
+      return { WebIdentityToken: value };
+    };
     return new SqlApiClient({
       baseUrl: fx.emulator.url,
       authenticator: new WorkloadIdentityAuthenticator({ getWebIdentityToken, lifetimeSeconds: 900 }),
@@ -221,6 +226,9 @@ describe('keyless connections (workload identity federation) against the emulato
       expect(error.message).toMatch(hint);
       expect(error.attempts).toBe(2); // one fresh token, then the refusal
       expect(publicError(error).code).toBe('SNOWFLAKE_AUTH_FAILED');
+      // Neither the error nor what the caller and the audit record are told carries the token
+      const told = JSON.stringify({ ...error, message: error.message, public: publicError(error) });
+      for (const sent of sentTokens) expect(told).not.toContain(sent.split('.')[2]);
     });
   });
 

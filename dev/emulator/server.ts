@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenOnLoopback } from '../loopback';
 import { type Fault, FaultQueue } from './faults';
 import { verifySnowflakeJwt } from './jwt-verifier';
 import { answerTokenRequest, type IssuedAccessToken, type OAuthClientSpec } from './oauth';
@@ -134,17 +134,12 @@ export class SnowflakeEmulator {
   }
 
   async listen(): Promise<this> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
-    });
-    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.#url = await listenOnLoopback(this.#server, this.options.port ?? 0);
     return this;
   }
 
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  close(): Promise<void> {
+    return closeNow(this.#server);
   }
 
   addUser(spec: UserSpec): EmulatedUser {

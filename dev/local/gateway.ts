@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { openApiDocument } from '../../lambda/api/openapi';
 import { ROUTES, tokenTypeOf } from '../../lambda/api/routes';
+import { closeNow, listenOnLoopback } from '../loopback';
 import { type LocalCredential, verifySigV4 } from './sigv4';
 
 export type ProxyHandler = (
@@ -60,17 +60,12 @@ export class LocalGateway {
   }
 
   async listen(): Promise<this> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.options.port ?? 8787, '127.0.0.1', () => resolve());
-    });
-    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.#url = await listenOnLoopback(this.#server, this.options.port ?? 8787);
     return this;
   }
 
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  close(): Promise<void> {
+    return closeNow(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

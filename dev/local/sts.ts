@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { exportJWK, SignJWT } from 'jose';
+import { closeNow, listenOnLoopback } from '../loopback';
 import { signedHeaders } from './gateway';
 import { type LocalCredential, verifySigV4 } from './sigv4';
 
@@ -83,17 +83,12 @@ export class LocalSts {
   }
 
   async listen(): Promise<this> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
-    });
-    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.#url = await listenOnLoopback(this.#server, this.options.port ?? 0);
     return this;
   }
 
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  close(): Promise<void> {
+    return closeNow(this.#server);
   }
 
   /** Sign a token with this issuer's key as STS would, with any claims (tests forge the hostile ones). */

@@ -1,6 +1,5 @@
-import { createDecipheriv } from 'node:crypto';
 import { DecryptCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { ENVELOPE_ALGORITHM, type EnvelopedToken, envelopeAad } from '../lambda/api/envelope';
+import { ENVELOPE_ALGORITHM, type EnvelopedToken, openWithDataKey } from '../lambda/api/envelope';
 import { TokenVendorClientError } from './types';
 
 /**
@@ -39,22 +38,15 @@ export async function openEnvelope(
     }),
   );
   if (!Plaintext) throw new TokenVendorClientError('ENVELOPE_INVALID', 0, 'KMS returned no data key.');
-  const data = Buffer.from(sealed.encryptedToken, 'base64');
-  if (data.length < 16)
-    throw new TokenVendorClientError('ENVELOPE_INVALID', 0, 'The sealed token is truncated.');
   try {
-    const decipher = createDecipheriv('aes-256-gcm', Plaintext, Buffer.from(sealed.iv, 'base64'));
-    decipher.setAAD(envelopeAad(sealed.encryptionContext));
-    decipher.setAuthTag(data.subarray(data.length - 16));
-    return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString(
-      'utf8',
-    );
-  } catch {
-    throw new TokenVendorClientError(
-      'ENVELOPE_INVALID',
-      0,
-      'The sealed token does not open: it was altered.',
-    );
+    const token = openWithDataKey(Plaintext, sealed);
+    if (token === undefined)
+      throw new TokenVendorClientError(
+        'ENVELOPE_INVALID',
+        0,
+        'The sealed token does not open: it was altered.',
+      );
+    return token;
   } finally {
     Plaintext.fill(0);
   }

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { AuditLog } from './audit/audit-log';
-import { loadKms, loadSecretsManager, loadSts } from './aws/sdk';
+import { loadDynamoDb, loadKms, loadSecretsManager, loadSts } from './aws/sdk';
 import { ConfigError } from './config/errors';
 import { parseConfigText } from './config/load';
 import type { Config, WorkloadIdentity } from './config/schema';
@@ -19,6 +20,7 @@ import {
   WorkloadIdentityAuthenticator,
   WorkloadIdentityError,
 } from './snowflake/workload-identity';
+import { SharedTokenCache } from './vending/shared-cache';
 import { type SnowflakeConnection, TokenVendor } from './vending/vendor';
 
 export interface RuntimeOptions {
@@ -27,6 +29,8 @@ export interface RuntimeOptions {
   readonly kms?: () => KMSClient | Promise<KMSClient>;
   /** The STS client for a keyless connection's region (undefined: the function's own region). */
   readonly sts?: (region: string | undefined) => STSClient | Promise<STSClient>;
+  /** The DynamoDB client of the shared cache (default: made on first use, in the table's region). */
+  readonly dynamodb?: () => DynamoDBClient | Promise<DynamoDBClient>;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -193,8 +197,53 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     sqlClient,
     secretsManager,
     kms,
-    vendor: new TokenVendor({ config, connection, oauth, now: options.now }),
+    vendor: new TokenVendor({
+      config,
+      connection,
+      oauth,
+      now: options.now,
+      ...(config.cache.shared ? { shared: sharedCache(config, options, kms) } : {}),
+    }),
   };
+}
+
+/**
+ * The shared cache of a config that turns it on: the table and key from the environment the stack sets
+ * (`TOKEN_VENDOR_CACHE_TABLE`, `TOKEN_VENDOR_CACHE_KEY_ID`), else from the config.
+ */
+function sharedCache(
+  config: Config,
+  options: RuntimeOptions,
+  kms: () => KMSClient | Promise<KMSClient>,
+): SharedTokenCache {
+  const settings = config.cache.shared!;
+  const env = options.env ?? process.env;
+  const tableName = env.TOKEN_VENDOR_CACHE_TABLE || settings.dynamodb.tableName;
+  const kmsKeyId = env.TOKEN_VENDOR_CACHE_KEY_ID || settings.kmsKeyId;
+  if (!tableName || !kmsKeyId) {
+    throw new ConfigError(
+      'cache.shared needs a table and a KMS key: deploy with the stack (it sets TOKEN_VENDOR_CACHE_TABLE and TOKEN_VENDOR_CACHE_KEY_ID) or name cache.shared.dynamodb.tableName and cache.shared.kmsKeyId.',
+    );
+  }
+  const region = settings.dynamodb.region;
+  return new SharedTokenCache({
+    tableName,
+    kmsKeyId,
+    leaseMs: settings.leaseSeconds * 1000,
+    kms,
+    dynamodb:
+      options.dynamodb ??
+      lazy(async () => {
+        const { DynamoDBClient } = await loadDynamoDb();
+        // A slow table costs a vend at most this long before the vendor mints on its own.
+        return new DynamoDBClient({
+          ...(region ? { region } : {}),
+          maxAttempts: 2,
+          requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
+        });
+      }),
+    ...(options.now ? { now: options.now } : {}),
+  });
 }
 
 /**

@@ -8,6 +8,8 @@ export const MetricName = {
   TokensDenied: 'TokensDenied',
   TokensFailed: 'TokensFailed',
   CacheHits: 'CacheHits',
+  SharedCacheHits: 'SharedCacheHits',
+  SharedCacheFallbacks: 'SharedCacheFallbacks',
   UpstreamUnavailable: 'UpstreamUnavailable',
   UpstreamLatency: 'UpstreamLatency',
 } as const;
@@ -28,6 +30,9 @@ export function recordMetrics(metrics: Metrics, record: AuditRecord): void {
       metrics.addMetric(MetricName.TokensIssued, MetricUnit.Count, 1);
       if (record.cache === 'hit' || record.cache === 'coalesced')
         metrics.addMetric(MetricName.CacheHits, MetricUnit.Count, 1);
+      if (record.cache === 'shared-hit') metrics.addMetric(MetricName.SharedCacheHits, MetricUnit.Count, 1);
+      if (record.cache === 'local-fallback')
+        metrics.addMetric(MetricName.SharedCacheFallbacks, MetricUnit.Count, 1);
       if (record.upstreamMs !== undefined)
         metrics.addMetric(MetricName.UpstreamLatency, MetricUnit.Milliseconds, record.upstreamMs);
       break;

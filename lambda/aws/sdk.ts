@@ -5,6 +5,7 @@
 export const loadSecretsManager = () => import('@aws-sdk/client-secrets-manager');
 export const loadKms = () => import('@aws-sdk/client-kms');
 export const loadSts = () => import('@aws-sdk/client-sts');
+export const loadDynamoDb = () => import('@aws-sdk/client-dynamodb');
 
 /** A client given directly, or made (possibly asynchronously) on first use. */
 export type Lazy<T> = T | (() => T | Promise<T>);

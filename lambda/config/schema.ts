@@ -324,6 +324,27 @@ const DEFAULT_DEPLOYMENT = {
   envelopeConsumers: [],
 };
 
+/**
+ * The fleet-wide cache. Deployed by the stack, the table and key come from the function's environment
+ * (`TOKEN_VENDOR_CACHE_TABLE`, `TOKEN_VENDOR_CACHE_KEY_ID`); name them here to run anywhere else.
+ */
+export const SharedCacheSchema = z.strictObject({
+  dynamodb: z._default(
+    z.strictObject({
+      tableName: z.optional(
+        z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')),
+      ),
+      region: z.optional(AwsRegion),
+    }),
+    {},
+  ),
+  /** The KMS key (id, ARN or alias) that seals cached tokens. */
+  kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+  /** How long one container may hold a target while it mints; a dead container's lease lapses after it. */
+  leaseSeconds: z._default(Seconds(1, 60), 10),
+});
+export type SharedCacheSettings = z.output<typeof SharedCacheSchema>;
+
 const TokenPolicy = (minRemaining: number) =>
   z._default(
     z.strictObject({
@@ -349,9 +370,9 @@ export const ConfigSchema = z
     /** What a direct Lambda invoke (Step Functions) may vend; separate from HTTP grants. */
     directInvoke: z._default(z.strictObject(Targets), { postgres: [], snowflakeJwt: [], oauth: [] }),
     tokens: z._default(
-      z.strictObject({ postgres: TokenPolicy(600), snowflakeJwt: TokenPolicy(600), oauth: TokenPolicy(60) }),
+      z.strictObject({ postgres: TokenPolicy(300), snowflakeJwt: TokenPolicy(600), oauth: TokenPolicy(60) }),
       {
-        postgres: { minRemainingSeconds: 600, refreshRatio: 0.8 },
+        postgres: { minRemainingSeconds: 300, refreshRatio: 0.8 },
         snowflakeJwt: { minRemainingSeconds: 600, refreshRatio: 0.8 },
         oauth: { minRemainingSeconds: 60, refreshRatio: 0.8 },
       },
@@ -361,9 +382,12 @@ export const ConfigSchema = z
     cache: z._default(
       z.strictObject({
         enabled: z._default(z.boolean(), true),
-        maxEntries: z._default(z.int().check(z.gte(1), z.lte(100_000)), 1000),
+        /** Tokens one container keeps; default: sized from the grants (see `cacheEntriesFor`). */
+        maxEntries: z.optional(z.int().check(z.gte(1), z.lte(100_000))),
+        /** The fleet-wide level on DynamoDB (opt-in): one mint per target for the whole fleet. */
+        shared: z.optional(SharedCacheSchema),
       }),
-      { enabled: true, maxEntries: 1000 },
+      { enabled: true },
     ),
   })
   .check(
@@ -480,4 +504,49 @@ function crossReferences(config: Config, report: Report): void {
     checkTargets(grant, ['grants', i]);
   });
   checkTargets(config.directInvoke, ['directInvoke']);
+
+  const targets = grantableTargets(config);
+  if (config.cache.maxEntries !== undefined && config.cache.maxEntries < targets) {
+    report(
+      ['cache', 'maxEntries'],
+      `is ${config.cache.maxEntries}, below the ${targets} targets the grants allow: each container would evict tokens it still needs and mint them again; raise it or omit it (it is then sized from the grants)`,
+    );
+  }
+}
+
+/**
+ * How many distinct tokens the grants allow: Postgres (connection, instance, user), JWT connections and
+ * OAuth (integration, scope set) targets. A request for a subset of a grant's scopes is one more.
+ */
+export function grantableTargets(
+  config: Pick<Config, 'grants' | 'directInvoke' | 'postgresInstances'>,
+): number {
+  const keys = new Set<string>();
+  for (const targets of [...config.grants, config.directInvoke]) {
+    for (const target of targets.postgres) {
+      for (const instance of config.postgresInstances) {
+        if (instanceKey(instance.instance) !== instanceKey(target.instance)) continue;
+        if (target.connection && instance.connection !== target.connection) continue;
+        for (const user of target.usernames)
+          keys.add(`p\u0000${instance.connection}\u0000${instanceKey(instance.instance)}\u0000${user}`);
+      }
+    }
+    for (const connection of targets.snowflakeJwt) keys.add(`j\u0000${connection}`);
+    for (const target of targets.oauth)
+      keys.add(`o\u0000${target.integration}\u0000${[...target.scopes].sort().join(' ')}`);
+  }
+  return keys.size;
+}
+
+/**
+ * Tokens one container keeps: `cache.maxEntries`, or twice the grantable targets (room for scope subsets),
+ * at least 1000, at most 100,000.
+ *
+ * @example
+ * ```ts
+ * new TokenCache({ maxEntries: cacheEntriesFor(config) });
+ * ```
+ */
+export function cacheEntriesFor(config: Config): number {
+  return config.cache.maxEntries ?? Math.min(100_000, Math.max(1000, 2 * grantableTargets(config)));
 }

@@ -1,7 +1,12 @@
 import { SingleFlight } from '../single-flight';
+import type { Codec, SharedOutcome, SharedTokenCache } from './shared-cache';
 
-/** Where a vended token came from. */
-export type CacheOutcome = 'hit' | 'miss' | 'coalesced';
+/**
+ * Where a vended token came from: this container's cache (`hit`), the fleet's (`shared-hit`), a call
+ * another caller in this container made (`coalesced`), this caller's mint (`miss`), or a mint made
+ * without the shared cache because it was down or slow (`local-fallback`).
+ */
+export type CacheOutcome = 'hit' | 'coalesced' | SharedOutcome;
 
 export interface CachedToken {
   readonly expiresAt: Date;
@@ -19,7 +24,7 @@ export interface CachedToken {
  */
 export class TokenCache {
   readonly #entries = new Map<string, CachedToken>();
-  readonly #flights = new SingleFlight<string, CachedToken>();
+  readonly #flights = new SingleFlight<string, { value: CachedToken; outcome: SharedOutcome }>();
   readonly #maxEntries: number;
   readonly #enabled: boolean;
   readonly #now: () => number;
@@ -35,6 +40,8 @@ export class TokenCache {
     minRemainingMs: number,
     mint: () => Promise<T>,
     deadline?: number,
+    /** The fleet-wide level, and how its entries are written (only for token types worth sharing). */
+    shared?: { readonly cache: SharedTokenCache; readonly codec: Codec<T> },
   ): Promise<{ value: T; cache: CacheOutcome }> {
     const cached = this.#entries.get(key);
     if (cached) {
@@ -48,13 +55,22 @@ export class TokenCache {
     const { value, joined } = await this.#flights.run(
       key,
       async () => {
-        const minted = await mint();
-        if (this.#enabled) this.#store(key, minted);
-        return minted;
+        const got =
+          shared && this.#enabled
+            ? await shared.cache.get(
+                key,
+                minRemainingMs,
+                mint,
+                shared.codec,
+                deadline ?? this.#now() + 25_000,
+              )
+            : { value: await mint(), outcome: 'miss' as const };
+        if (this.#enabled) this.#store(key, got.value);
+        return got;
       },
       { ...(deadline === undefined ? {} : { deadline }), now: this.#now },
     );
-    return { value: value as T, cache: joined ? 'coalesced' : 'miss' };
+    return { value: value.value as T, cache: joined ? 'coalesced' : value.outcome };
   }
 
   /** Number of cached tokens (expired ones are dropped lazily). */

@@ -1,10 +1,9 @@
-import { createCipheriv, randomBytes } from 'node:crypto';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import {
   ENVELOPE_ALGORITHM,
   type EncryptionContext,
   type EnvelopedToken,
-  envelopeAad,
+  sealWithDataKey,
 } from '../api/envelope';
 import { loadKms } from '../aws/sdk';
 import { TokenVendorError } from '../errors';
@@ -48,15 +47,12 @@ export async function envelopeToken(
       { cause: error },
     );
   }
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(envelopeAad(context));
-  const sealed = Buffer.concat([cipher.update(token, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  const { encryptedToken, iv } = sealWithDataKey(key, token, context);
   key.fill(0);
   return {
-    encryptedToken: sealed.toString('base64'),
+    encryptedToken,
     encryptedDataKey: Buffer.from(encryptedKey).toString('base64'),
-    iv: iv.toString('base64'),
+    iv,
     envelopeAlgorithm: ENVELOPE_ALGORITHM,
     encryptionKeyId: usedKeyId,
     encryptionContext: context,

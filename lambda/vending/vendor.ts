@@ -6,7 +6,7 @@ import type {
 } from '../api/schemas';
 import { tokenId } from '../audit/token-id';
 import { ConfigError } from '../config/errors';
-import type { Config, Connection } from '../config/schema';
+import { type Config, type Connection, cacheEntriesFor } from '../config/schema';
 import type { Signer } from '../keys/signer';
 import type { OAuthTokenSource } from '../oauth/access-token';
 import type { KeyPairJwt } from '../snowflake/jwt';
@@ -18,6 +18,7 @@ import { tokenLifetime } from '../ttl';
 import { type CacheOutcome, TokenCache } from './cache';
 import { type AuthorizedTarget, authorize } from './policy';
 import type { Caller, VendRequest } from './request';
+import { type Codec, jsonCodec, type SharedTokenCache } from './shared-cache';
 
 /** The SQL API client and signer of one configured Snowflake connection. */
 export interface SnowflakeConnection {
@@ -33,6 +34,8 @@ export interface TokenVendorDeps {
   /** The runtime of a configured connection (created lazily by the composition root). */
   readonly connection: (name: string) => SnowflakeConnection;
   readonly oauth: OAuthTokenSource;
+  /** The fleet-wide level of the cache, when the config turns it on (Postgres and OAuth tokens). */
+  readonly shared?: SharedTokenCache;
   readonly now?: () => number;
 }
 
@@ -86,7 +89,7 @@ export class TokenVendor {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     this.#cache = new TokenCache({
-      maxEntries: deps.config.cache.maxEntries,
+      maxEntries: cacheEntriesFor(deps.config),
       enabled: deps.config.cache.enabled,
       now: this.#now,
     });
@@ -130,6 +133,7 @@ export class TokenVendor {
           });
         }),
       deadline,
+      this.#shared(),
     );
     const token: PostgresAccessToken = value.token;
     const { instance } = target;
@@ -183,6 +187,11 @@ export class TokenVendor {
     };
   }
 
+  /** The shared level for a token type worth sharing (an upstream call per mint): Postgres and OAuth. */
+  #shared<T>(): { cache: SharedTokenCache; codec: Codec<T> } | undefined {
+    return this.#deps.shared ? { cache: this.#deps.shared, codec: jsonCodec<T>() } : undefined;
+  }
+
   #signerOf(connectionName: string): Signer {
     const { signer } = this.#deps.connection(connectionName);
     // The config refuses a snowflake-jwt grant of a keyless connection; this is the runtime's backstop.
@@ -201,6 +210,7 @@ export class TokenVendor {
       policy.minRemainingSeconds * 1000,
       () => this.#timed(() => this.#deps.oauth(target.integrationName, target.scopes, deadline)),
       deadline,
+      this.#shared(),
     );
     return {
       response: {

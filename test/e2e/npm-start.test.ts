@@ -20,6 +20,9 @@ function readmeCommands(): string[] {
 }
 
 /** The README's first command: `npm start` brings up the local stack, and what it prints works as printed. */
+// Each test spawns `npx token-vendor …` commands (~1 s each, more when the machine is busy).
+const SPAWNING = 90_000;
+
 describe('npm start', () => {
   let child: ChildProcess;
   let printed = '';
@@ -95,69 +98,81 @@ describe('npm start', () => {
     });
   });
 
-  it('the printed token-vendor get commands work', () => {
-    const postgres = runPrinted('npx token-vendor get postgres');
-    expect(postgres).toMatchObject({ status: 0, stderr: '' });
-    expect(postgres.stdout.trim()).toMatch(/^sfpg\.[\w-]+$/);
-    // The keyless connection: no key anywhere, the vendor's role signs in through the local STS
-    const keyless = runPrinted('npx token-vendor get postgres', '--connection demo-keyless');
-    expect(keyless).toMatchObject({ status: 0, stderr: '' });
-    expect(keyless.stdout.trim()).toMatch(/^sfpg\.[\w-]+$/);
-    expect(keyless.stdout).not.toBe(postgres.stdout);
-    const jwt = runPrinted('npx token-vendor get snowflake-jwt');
-    expect(jwt.status).toBe(0);
-    expect(JSON.parse(jwt.stdout)).toMatchObject({
-      tokenType: 'KEYPAIR_JWT',
-      account: 'DEMOORG-DEMOACCOUNT',
-    });
-    const oauth = runPrinted('npx token-vendor get oauth');
-    expect(oauth.status).toBe(0);
-    expect(oauth.stdout.trim()).toMatch(/^oat\./);
-  });
+  it(
+    'the printed token-vendor get commands work',
+    () => {
+      const postgres = runPrinted('npx token-vendor get postgres');
+      expect(postgres).toMatchObject({ status: 0, stderr: '' });
+      expect(postgres.stdout.trim()).toMatch(/^sfpg\.[\w-]+$/);
+      // The keyless connection: no key anywhere, the vendor's role signs in through the local STS
+      const keyless = runPrinted('npx token-vendor get postgres', '--connection demo-keyless');
+      expect(keyless).toMatchObject({ status: 0, stderr: '' });
+      expect(keyless.stdout.trim()).toMatch(/^sfpg\.[\w-]+$/);
+      expect(keyless.stdout).not.toBe(postgres.stdout);
+      const jwt = runPrinted('npx token-vendor get snowflake-jwt');
+      expect(jwt.status).toBe(0);
+      expect(JSON.parse(jwt.stdout)).toMatchObject({
+        tokenType: 'KEYPAIR_JWT',
+        account: 'DEMOORG-DEMOACCOUNT',
+      });
+      const oauth = runPrinted('npx token-vendor get oauth');
+      expect(oauth.status).toBe(0);
+      expect(oauth.stdout.trim()).toMatch(/^oat\./);
+    },
+    SPAWNING,
+  );
 
-  it('the printed rotation-check reports both connections OK (the key and the workload identity) and exits 0', () => {
-    const result = runPrinted('npx token-vendor rotation-check');
-    expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^demo\tOK\t/);
-    expect(result.stdout).toMatch(
-      /^demo-keyless\tOK\tTOKEN_VENDOR_KEYLESS trusts the vendor's role arn:aws:iam::123456789012:role\/token-vendor-local/m,
-    );
-  });
-
-  it('runs the README\'s "Run it here" block as written: six commands, each succeeding', () => {
-    const commands = readmeCommands();
-    expect(commands.map((c) => c.split(' ').slice(0, 3).join(' '))).toEqual([
-      'curl -s --aws-sigv4',
-      'npx token-vendor get',
-      'npx token-vendor get',
-      'npx token-vendor get',
-      'npx token-vendor get',
-      'npx token-vendor rotation-check',
-    ]);
-    // The block's literal ./.local/ and http://127.0.0.1:8787 point at this test's stack.
-    const outputs = commands.map((command) => {
-      const run = spawnSync(
-        'bash',
-        ['-c', command.replaceAll('./.local/', `${local}/`).replaceAll('http://127.0.0.1:8787', endpoint)],
-        { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 },
+  it(
+    'the printed rotation-check reports both connections OK (the key and the workload identity) and exits 0',
+    () => {
+      const result = runPrinted('npx token-vendor rotation-check');
+      expect(result.status).toBe(0);
+      expect(result.stdout).toMatch(/^demo\tOK\t/);
+      expect(result.stdout).toMatch(
+        /^demo-keyless\tOK\tTOKEN_VENDOR_KEYLESS trusts the vendor's role arn:aws:iam::123456789012:role\/token-vendor-local/m,
       );
-      expect(run.status, `${command}\n${run.stderr}`).toBe(0);
-      return run.stdout;
-    });
-    expect(JSON.parse(outputs[0]!)).toMatchObject({
-      tokenType: 'snowflake-postgres',
-      username: 'reporting_user',
-    });
-    expect(outputs[1]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
-    expect(outputs[2]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
-    expect(JSON.parse(outputs[3]!)).toMatchObject({
-      tokenType: 'KEYPAIR_JWT',
-      account: 'DEMOORG-DEMOACCOUNT',
-    });
-    expect(outputs[4]!.trim()).toMatch(/^oat\./);
-    expect(outputs[5]).toMatch(/^demo\tOK\t/);
-    expect(outputs[5]).toMatch(/^demo-keyless\tOK\t/m);
-  });
+    },
+    SPAWNING,
+  );
+
+  it(
+    'runs the README\'s "Run it here" block as written: six commands, each succeeding',
+    () => {
+      const commands = readmeCommands();
+      expect(commands.map((c) => c.split(' ').slice(0, 3).join(' '))).toEqual([
+        'curl -s --aws-sigv4',
+        'npx token-vendor get',
+        'npx token-vendor get',
+        'npx token-vendor get',
+        'npx token-vendor get',
+        'npx token-vendor rotation-check',
+      ]);
+      // The block's literal ./.local/ and http://127.0.0.1:8787 point at this test's stack.
+      const outputs = commands.map((command) => {
+        const run = spawnSync(
+          'bash',
+          ['-c', command.replaceAll('./.local/', `${local}/`).replaceAll('http://127.0.0.1:8787', endpoint)],
+          { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 },
+        );
+        expect(run.status, `${command}\n${run.stderr}`).toBe(0);
+        return run.stdout;
+      });
+      expect(JSON.parse(outputs[0]!)).toMatchObject({
+        tokenType: 'snowflake-postgres',
+        username: 'reporting_user',
+      });
+      expect(outputs[1]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
+      expect(outputs[2]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
+      expect(JSON.parse(outputs[3]!)).toMatchObject({
+        tokenType: 'KEYPAIR_JWT',
+        account: 'DEMOORG-DEMOACCOUNT',
+      });
+      expect(outputs[4]!.trim()).toMatch(/^oat\./);
+      expect(outputs[5]).toMatch(/^demo\tOK\t/);
+      expect(outputs[5]).toMatch(/^demo-keyless\tOK\t/m);
+    },
+    SPAWNING,
+  );
 
   it("stops on SIGINT sent to npm's own PID, with one line and exit code 130", async () => {
     // Act: npm itself gets the signal (as `kill -INT <pid of npm>` does), not the process group

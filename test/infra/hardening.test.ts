@@ -71,7 +71,7 @@ describe('production hardening of the synthesized stack', () => {
     built.app.synth();
     stack = built.stack;
     template = Template.fromStack(built.stack);
-  });
+  }, 120_000); // a real synth: slow when the machine is busy (the fleet test's processes)
 
   describe('rotation wiring', () => {
     it('does not rotate on deploy or when the schedule changes', () => {

@@ -43,7 +43,7 @@ describe('a keyless-only config synthesizes a stack with no secret and no rotati
     built.app.synth(); // throws on any unacknowledged cdk-nag finding
     template = Template.fromStack(built.stack);
     json = JSON.stringify(template.toJSON());
-  });
+  }, 120_000); // a real synth: slow when the machine is busy (the fleet test's processes)
 
   it('has no secret, no rotation schedule, no rotate-key function and no Secrets Manager permission', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);

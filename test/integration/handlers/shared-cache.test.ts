@@ -95,15 +95,13 @@ describe('shared token cache (DynamoDB + KMS)', () => {
     const { Items } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));
     const victim = Items![0]!;
     // A data key sealed for another entry (another encryption context): KMS refuses to open it here
-    const foreign = await kms
-      .client()
-      .send(
-        new GenerateDataKeyCommand({
-          KeyId: CACHE_KEY_ID,
-          KeySpec: 'AES_256',
-          EncryptionContext: { 'token-vendor:cache': '0'.repeat(64) },
-        }),
-      );
+    const foreign = await kms.client().send(
+      new GenerateDataKeyCommand({
+        KeyId: CACHE_KEY_ID,
+        KeySpec: 'AES_256',
+        EncryptionContext: { 'token-vendor:cache': '0'.repeat(64) },
+      }),
+    );
     const hostile = [
       { ...victim, dataKey: { S: Buffer.from(foreign.CiphertextBlob!).toString('base64') } },
       { ...victim, sealed: { S: Buffer.from('tampered-tampered-tampered').toString('base64') } },

@@ -24,6 +24,8 @@ export interface MonitoringProps {
   readonly key: kms.IKey;
   /** Email addresses subscribed to the alarm topic. */
   readonly alarmEmails?: readonly string[];
+  /** The config turns the shared cache on: alarm when the vendor keeps minting without it. */
+  readonly sharedCache?: boolean;
   /** The API's access log group: gateway-level refusals (403s API Gateway answers itself) are counted from it. */
   readonly accessLogs: logs.ILogGroup;
 }
@@ -155,6 +157,29 @@ export class Monitoring extends Construct {
       'Snowflake, KMS, Secrets Manager or the OAuth server is unavailable or throttling the vendor.',
       { evaluationPeriods: 2, datapointsToAlarm: 2 },
     );
+    if (props.sharedCache) {
+      alarm(
+        'SharedCacheFallbackAlarm',
+        new cloudwatch.MathExpression({
+          expression: 'FILL(postgres, 0) + FILL(oauth, 0)',
+          usingMetrics: Object.fromEntries(
+            ['postgres', 'oauth'].map((tokenType) => [
+              tokenType,
+              new cloudwatch.Metric({
+                namespace: NAMESPACE,
+                metricName: 'SharedCacheFallbacks',
+                dimensionsMap: { service: 'token-vendor', tokenType },
+                statistic: 'Sum',
+              }),
+            ]),
+          ),
+          period: Duration.minutes(5),
+          label: 'SharedCacheFallbacks',
+        }),
+        10,
+        'The shared token cache (DynamoDB or KMS) is failing or slow: containers mint on their own, so Snowflake sees one mint per container again. Check the table and the key.',
+      );
+    }
     alarm(
       'KeyNotRegisteredAlarm',
       keyMetric('KeysNotRegistered'),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aspects, Duration, Fn, Names, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -80,6 +81,8 @@ export class TokenVendor extends Construct {
   readonly api: apigw.RestApi;
   /** `rotate-key` exists only when a connection's key is in Secrets Manager (keyless connections have none). */
   readonly functions: PerTrigger<nodejs.NodejsFunction>;
+  /** The fleet-wide token cache, when the config turns it on. */
+  readonly cacheTable?: dynamodb.Table;
   readonly logGroups: PerTrigger<logs.LogGroup>;
   readonly monitoring: Monitoring;
   readonly #config: Config;
@@ -289,6 +292,7 @@ export class TokenVendor extends Construct {
     this.#grantKeys(this.functions.direct, [...connectionKeys, ...assertionKeys], clientSecrets, false);
     this.#grantKeys(this.functions['rotation-check'], connectionKeys, [], true);
     this.#grantWorkloadIdentity(config);
+    this.cacheTable = this.#sharedCache(config);
     this.#secureDirectPath(config);
 
     const rotateKey = this.functions['rotate-key'];
@@ -381,6 +385,7 @@ export class TokenVendor extends Construct {
       api: this.api,
       accessLogs: this.accessLogs,
       key: this.key,
+      sharedCache: this.cacheTable !== undefined,
       ...(props.alarmEmails ? { alarmEmails: props.alarmEmails } : {}),
     });
 
@@ -397,6 +402,67 @@ export class TokenVendor extends Construct {
     }
 
     this.#acknowledge();
+  }
+
+  /**
+   * The fleet-wide token cache (config `cache.shared`): an on-demand table with a TTL attribute, encrypted
+   * with the vendor's key; point-in-time recovery is off because a lost cache costs one mint per target
+   * and nothing else. The vending functions may read and write its items (no Scan, no Query, no
+   * DeleteItem: the vendor never lists or deletes; expiry is the TTL's job) and seal/open tokens with the
+   * vendor's key only under the cache's encryption context.
+   */
+  #sharedCache(config: Config): dynamodb.Table | undefined {
+    if (!config.cache.shared) return undefined;
+    const stack = Stack.of(this);
+    const table = new dynamodb.Table(this, 'TokenCache', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'ttl',
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: false },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    acknowledge(
+      table,
+      'AwsSolutions-DDB3',
+      'A cache: losing it costs one mint per target (the vendor falls back to minting), so point-in-time recovery buys nothing.',
+    );
+    acknowledge(
+      table,
+      'Serverless-DynamoDBPointInTimeRecovery',
+      'A cache: losing it costs one mint per target (the vendor falls back to minting), so point-in-time recovery buys nothing.',
+    );
+    for (const f of [this.functions.http, this.functions.direct]) {
+      f.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          resources: [table.tableArn],
+        }),
+      );
+      // Table encryption: DynamoDB uses the key on the function's behalf, and only DynamoDB may.
+      f.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+          resources: [this.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+        }),
+      );
+      // Sealing cached tokens: a data key per entry, bound to the entry by the encryption context.
+      f.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [this.key.keyArn],
+          conditions: {
+            'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['token-vendor:cache'] },
+            Null: { 'kms:EncryptionContextKeys': 'false' },
+          },
+        }),
+      );
+      f.addEnvironment('TOKEN_VENDOR_CACHE_TABLE', table.tableName);
+      f.addEnvironment('TOKEN_VENDOR_CACHE_KEY_ID', this.key.keyArn);
+    }
+    return table;
   }
 
   /**

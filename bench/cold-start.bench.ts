@@ -7,9 +7,10 @@ import { tempDirFor } from './temp';
 const RUNS = 21;
 
 /**
- * Target (DESIGN.md): the bundled handler's cold import costs at most 40 ms over a bare `node -e 0`,
- * measured on the bundle CDK deploys (`cdk synth` with the real esbuild bundling). Each run is a fresh
- * process; the two commands alternate and the medians are compared.
+ * Target (issue 10): the bundled handler's cold import costs at most 30 ms over a bare `node -e 0`,
+ * measured on the bundle CDK deploys (`cdk synth` with the real esbuild bundling), with the function's
+ * NODE_OPTIONS. The module's code only: no config is found, so the init work (see cold-path.bench.ts)
+ * stops at once. Each run is a fresh process; the two commands alternate and the medians are compared.
  */
 export async function coldStartBench(): Promise<{ pass: boolean }> {
   // Inside the project, so the bundles resolve the AWS SDK from node_modules as they do from the
@@ -69,16 +70,16 @@ export async function coldStartBench(): Promise<{ pass: boolean }> {
       bareMs: round(median(bare), 1),
       importMs: round(median(imported), 1),
       overBareMs: over,
-      target: '≤ 40',
+      target: '≤ 30',
     });
-    if (name === 'http' || name === 'direct') pass &&= over <= 40;
+    if (name === 'http' || name === 'direct') pass &&= over <= 30;
   }
   printTable(
     `Cold import of the deployed bundles (median of ${RUNS} fresh processes each, Node ${process.version})`,
     rows,
   );
   console.log(
-    `http bundle: ${results.http?.overBareMs} ms over bare node → ${pass ? 'PASS' : 'FAIL'} (target ≤ 40 ms)`,
+    `http bundle: ${results.http?.overBareMs} ms over bare node → ${pass ? 'PASS' : 'FAIL'} (target ≤ 30 ms)`,
   );
   writeResults('cold-start', {
     runs: RUNS,

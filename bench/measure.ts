@@ -71,3 +71,66 @@ export function writeResults(name: string, data: unknown): void {
     `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2)}\n`,
   );
 }
+
+/**
+ * Run `op` in batches until it is warm: until the median per-op time of the last three batches is
+ * within 5 % of the three before (JIT tiers settled, caches filled), or 200 batches.
+ *
+ * @example
+ * ```ts
+ * await warmUntilStable(() => handler(event, context));
+ * ```
+ */
+export async function warmUntilStable(op: () => unknown, batchSize = 50): Promise<number> {
+  const times: number[] = [];
+  const median3 = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
+  for (let b = 0; b < 200; b += 1) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < batchSize; i += 1) await op();
+    times.push(Number(process.hrtime.bigint() - start) / batchSize);
+    if (times.length >= 6) {
+      const recent = median3(times.slice(-3));
+      const before = median3(times.slice(-6, -3));
+      if (Math.abs(recent - before) / before < 0.05) return b + 1;
+    }
+  }
+  return 200;
+}
+
+/**
+ * Measure two operations interleaved, batch by batch (A, B, A, B, …), after warming both until stable,
+ * so drift in the machine's speed (other processes, thermal) lands on both equally.
+ *
+ * @example
+ * ```ts
+ * const [bare, mint] = await measurePair(['sign', () => sign(...)], ['mint', () => mint(...)]);
+ * ```
+ */
+export async function measurePair(
+  a: readonly [string, () => unknown],
+  b: readonly [string, () => unknown],
+  { batches = 40, batchSize = 50 }: { batches?: number; batchSize?: number } = {},
+): Promise<[BenchRow, BenchRow]> {
+  await warmUntilStable(a[1], batchSize);
+  await warmUntilStable(b[1], batchSize);
+  const perOp: [number[], number[]] = [[], []];
+  for (let i = 0; i < batches; i += 1) {
+    for (const [index, [, op]] of [a, b].entries()) {
+      const start = process.hrtime.bigint();
+      for (let j = 0; j < batchSize; j += 1) await op();
+      perOp[index]!.push(Number(process.hrtime.bigint() - start) / 1000 / batchSize);
+    }
+  }
+  const row = (name: string, times: number[]): BenchRow => {
+    const sorted = [...times].sort((x, y) => x - y);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    return {
+      name,
+      iterations: batches * batchSize,
+      medianUs: round(median),
+      p99Us: round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!),
+      opsPerSecond: Math.round(1e6 / median),
+    };
+  };
+  return [row(a[0], perOp[0]), row(b[0], perOp[1])];
+}

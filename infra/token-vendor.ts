@@ -228,7 +228,8 @@ export class TokenVendor extends Construct {
         logGroup: group,
         description: `Token Vendor: ${trigger}`,
         environment: {
-          NODE_OPTIONS: '--enable-source-maps',
+          // No --enable-source-maps: measured, it adds ≈ 60 ms to init and ≈ 9 MiB to every container
+          // (bench/cold-path.bench.ts). The map ships in the asset; set the option on a function to debug.
           POWERTOOLS_SERVICE_NAME: 'token-vendor',
           POWERTOOLS_METRICS_NAMESPACE: 'TokenVendor',
           TOKEN_VENDOR_CONFIG_FILE: '/var/task/config.json',

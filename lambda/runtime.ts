@@ -22,6 +22,7 @@ import {
 } from './snowflake/workload-identity';
 import { SharedTokenCache } from './vending/shared-cache';
 import { type SnowflakeConnection, TokenVendor } from './vending/vendor';
+import { warmFetch } from './warm';
 
 export interface RuntimeOptions {
   readonly config: Config;
@@ -31,6 +32,8 @@ export interface RuntimeOptions {
   readonly sts?: (region: string | undefined) => STSClient | Promise<STSClient>;
   /** The DynamoDB client of the shared cache (default: made on first use, in the table's region). */
   readonly dynamodb?: () => DynamoDBClient | Promise<DynamoDBClient>;
+  /** Told why the shared cache was bypassed (`dynamodb:GetItem`, `kms:Decrypt`, `lease-wait`, …). */
+  readonly onSharedCacheFallback?: (reason: string, error?: unknown) => void;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -49,6 +52,11 @@ export interface Runtime {
   sqlClient(name: string, signer: Signer): SqlApiClient;
   readonly secretsManager: () => SecretsManagerClient | Promise<SecretsManagerClient>;
   readonly kms: () => KMSClient | Promise<KMSClient>;
+  /**
+   * Do at init what the first request would otherwise do: build every connection, load and construct
+   * the AWS SDK clients the config uses, warm the fetch engine. Never reads a secret or calls AWS.
+   */
+  prepare(): Promise<void>;
 }
 
 function lazy<T>(make: () => T): () => T {
@@ -191,12 +199,36 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
   });
 
+  const prepare = async (): Promise<void> => {
+    const connectionSettings = Object.values(config.connections);
+    const keys = [
+      ...connectionSettings.flatMap((c) => (c.key ? [c.key] : [])),
+      ...Object.values(config.oauthIntegrations).flatMap((i) => (i.assertion ? [i.assertion.key] : [])),
+    ];
+    const secretsUsed =
+      keys.some((k) => 'secretsManager' in k) ||
+      Object.values(config.oauthIntegrations).some((i) => i.clientSecret?.secretsManager);
+    const kmsUsed = keys.some((k) => 'kms' in k) || config.cache.shared !== undefined;
+    const stsRegions = [
+      ...new Set(connectionSettings.flatMap((c) => (c.workloadIdentity ? [c.workloadIdentity.region] : []))),
+    ];
+    await Promise.all([
+      warmFetch(),
+      ...(secretsUsed ? [secretsManager()] : []),
+      ...(kmsUsed ? [kms()] : []),
+      ...(stsRegions.length > 0 ? [loadSts(), ...stsRegions.map(stsFor)] : []),
+      ...(config.cache.shared ? [loadDynamoDb()] : []),
+    ]);
+    for (const name of Object.keys(config.connections)) connection(name);
+  };
+
   return {
     config,
     connection,
     sqlClient,
     secretsManager,
     kms,
+    prepare,
     vendor: new TokenVendor({
       config,
       connection,
@@ -243,6 +275,7 @@ function sharedCache(
         });
       }),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.onSharedCacheFallback ? { onFallback: options.onSharedCacheFallback } : {}),
   });
 }
 
@@ -273,3 +306,22 @@ export const metrics = new Metrics({ namespace: 'TokenVendor', serviceName: 'tok
 export const auditLog = new AuditLog(logger);
 // A failed build (a bad config) is not kept: `lazy` only stores a value once `make` returns.
 export const defaultRuntime = lazy(() => createRuntime({ config: configFromEnvironment() }));
+
+/**
+ * The Lambda entries' init, awaited at module top level (outside the handler, so provisioned
+ * concurrency absorbs it): parse the config, build the runtime, construct its SDK clients, warm fetch.
+ * It never throws: a bad or missing config is reported by the first request (CONFIG_ERROR, audited),
+ * exactly as without it.
+ *
+ * @example
+ * ```ts
+ * await prepareDefaultRuntime(); // top level of a handler module
+ * ```
+ */
+export async function prepareDefaultRuntime(): Promise<void> {
+  try {
+    await defaultRuntime().prepare();
+  } catch {
+    // the first request tells
+  }
+}

@@ -16,5 +16,5 @@ export const POSTGRES_TOKEN_LIFETIME_SECONDS = 900;
 export function instanceKey(name: string): string {
   return name.length >= 2 && name.startsWith('"') && name.endsWith('"')
     ? name.slice(1, -1).replaceAll('""', '"')
-    : name.replace(/[a-z]/g, (c) => c.toUpperCase());
+    : name.replace(/[a-z]+/g, (run) => run.toUpperCase()); // runs of ASCII letters only
 }

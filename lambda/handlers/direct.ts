@@ -5,7 +5,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { isTokenType, TOKEN_TYPES } from '../api/routes';
 import type { AuditLog } from '../audit/audit-log';
-import { auditLog, defaultRuntime, metrics } from '../runtime';
+import { auditLog, defaultRuntime, metrics, prepareDefaultRuntime } from '../runtime';
 import { envelopeToken } from '../vending/envelope';
 import { InvalidRequestError } from '../vending/errors';
 import { publicError } from '../vending/public-error';
@@ -104,6 +104,9 @@ export function parseDirectEvent(event: unknown): VendRequest {
 }
 
 const envelopeKeyId = process.env.TOKEN_VENDOR_ENVELOPE_KEY_ID;
+
+// Init: config, runtime, SDK clients and a warm fetch engine before the first request (see runtime.ts).
+await prepareDefaultRuntime();
 
 /** The Lambda entry point for direct invokes (Step Functions). */
 export const handler = createDirectHandler({

@@ -9,7 +9,7 @@ import type {
 } from 'aws-lambda';
 import { MAX_BODY_BYTES, ROUTES, TOKEN_TYPES, tokenTypeOf } from '../api/routes';
 import type { AuditLog } from '../audit/audit-log';
-import { auditLog, defaultRuntime, metrics } from '../runtime';
+import { auditLog, defaultRuntime, metrics, prepareDefaultRuntime } from '../runtime';
 import { InvalidRequestError, PayloadTooLargeError, UnknownTargetError } from '../vending/errors';
 import { parseVendRequest, type VendRequest } from '../vending/request';
 import type { TokenVendor } from '../vending/vendor';
@@ -113,6 +113,9 @@ function routeOf(event: HttpEvent): { method: string; path: string } {
       : rawPath;
   return { method, path };
 }
+
+// Init: config, runtime, SDK clients and a warm fetch engine before the first request (see runtime.ts).
+await prepareDefaultRuntime();
 
 /** The Lambda entry point for API Gateway. */
 export const handler = createHttpHandler({

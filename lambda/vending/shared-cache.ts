@@ -27,7 +27,7 @@ export interface SharedTokenCacheOptions {
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Called when the table or KMS fails and the vendor mints on its own (for metrics). */
-  readonly onFallback?: (reason: string) => void;
+  readonly onFallback?: (reason: string, error?: unknown) => void;
 }
 
 /** The table's attributes. `pk` is a SHA-256 of the cache key: the table never names a target. */
@@ -51,8 +51,9 @@ class StoreUnavailable extends Error {
 }
 
 const CONTEXT_KEY = 'token-vendor:cache';
-const POLL_FIRST_MS = 25;
-const POLL_MAX_MS = 250;
+/** Waiters poll the entry: first after about one mint's time, then less and less often (reads cost). */
+const POLL_FIRST_MS = 50;
+const POLL_MAX_MS = 500;
 /** Time kept for a caller's own mint when it stops waiting for another container's. */
 const OWN_MINT_RESERVE_MS = 3000;
 
@@ -104,9 +105,9 @@ export class SharedTokenCache {
           if (value) return { value, outcome: 'shared-hit' };
         }
         if (!item?.leaseUntil || item.leaseUntil <= now) {
-          if (await this.#acquire(pk, now))
+          if (await this.#acquire(pk, now, minRemainingMs))
             return { value: await this.#mintAndStore(pk, context, mint, codec), outcome: 'miss' };
-          continue; // another container took it first: read what it holds
+          continue; // another container took the lease, or its token landed: read what the entry holds
         }
         if (now + poll >= stopWaitingAt) {
           // The holder is alive but slow (or our deadline is short): mint in time rather than wait.
@@ -114,11 +115,11 @@ export class SharedTokenCache {
           return { value: await mint(), outcome: 'local-fallback' };
         }
         await this.#sleep(poll);
-        poll = Math.min(POLL_MAX_MS, Math.round(poll * 1.5));
+        poll = Math.min(POLL_MAX_MS, poll * 2);
       }
     } catch (error) {
       if (!(error instanceof StoreUnavailable)) throw error;
-      this.#options.onFallback?.(error.reason);
+      this.#options.onFallback?.(error.reason, error.cause);
       if (this.#now() >= deadline) throw new DeadlineExceededError();
       return { value: await mint(), outcome: 'local-fallback' };
     }
@@ -139,7 +140,10 @@ export class SharedTokenCache {
     }
     // The token is minted: a failure to store it costs the fleet one more mint, never this caller its token.
     await this.#store(pk, context, value, codec).catch(async (error: unknown) => {
-      this.#options.onFallback?.(error instanceof StoreUnavailable ? error.reason : 'store');
+      this.#options.onFallback?.(
+        error instanceof StoreUnavailable ? error.reason : 'store',
+        error instanceof StoreUnavailable ? error.cause : error,
+      );
       await this.#release(pk).catch(() => {}); // the others need not wait for the lease to lapse
     });
     return value;
@@ -169,8 +173,11 @@ export class SharedTokenCache {
     };
   }
 
-  /** The lease: a conditional write that succeeds for exactly one container while none holds it. */
-  async #acquire(pk: string, now: number): Promise<boolean> {
+  /**
+   * The lease: a conditional write that succeeds for exactly one container while none holds it and no
+   * fresh token is there (a token written between our read and this write must be read, not minted again).
+   */
+  async #acquire(pk: string, now: number, minRemainingMs: number): Promise<boolean> {
     const { UpdateItemCommand } = await loadDynamoDb();
     try {
       await this.#call('dynamodb:UpdateItem', async () =>
@@ -180,12 +187,14 @@ export class SharedTokenCache {
             Key: { pk: { S: pk } },
             UpdateExpression:
               'SET leaseOwner = :owner, leaseUntil = :until, #ttl = if_not_exists(#ttl, :ttl)',
-            ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil <= :now',
+            ConditionExpression:
+              '(attribute_not_exists(leaseUntil) OR leaseUntil <= :now) AND (attribute_not_exists(expiresAt) OR expiresAt < :fresh)',
             ExpressionAttributeNames: { '#ttl': 'ttl' },
             ExpressionAttributeValues: {
               ':owner': { S: this.#owner },
               ':until': { N: String(now + this.#options.leaseMs) },
               ':now': { N: String(now) },
+              ':fresh': { N: String(now + minRemainingMs) },
               ':ttl': { N: String(Math.ceil((now + this.#options.leaseMs) / 1000) + 3600) },
             },
           }),

@@ -34,6 +34,10 @@ const runtimes = {
     kms: kms.client,
     dynamodb: () => dynamoClient(setup.dynamoEndpoint),
     retry,
+    onSharedCacheFallback: (reason, error) => {
+      if (process.env.FLEET_DEBUG)
+        process.stderr.write(`fallback ${reason} ${(error as Error)?.name}: ${(error as Error)?.message}\n`);
+    },
   }),
   local: createRuntime({ config: parseConfig(setup.local), retry }),
 };

@@ -18,7 +18,11 @@ export interface Dynalite {
 
 export async function startDynalite(): Promise<Dynalite> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  // A deep accept queue: a fleet opens hundreds of connections at once, and a dropped SYN would wait a
+  // second for its retransmit (DynamoDB's endpoints have no such limit worth emulating).
+  await new Promise<void>((resolve) =>
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => resolve()),
+  );
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = () => dynamoClient(endpoint);
   const setup = client();
@@ -55,7 +59,9 @@ export function dynamoClient(endpoint: string): DynamoDBClient {
     endpoint,
     maxAttempts: 1,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestHandler: { connectionTimeout: 500, requestTimeout: 2000, throwOnRequestTimeout: true },
+    // dynalite is one Node process at ≈ 6 ms an operation: a burst of 800 containers × targets queues
+    // there for seconds, where DynamoDB answers in milliseconds. The timeout measures the protocol, not dynalite.
+    requestHandler: { connectionTimeout: 5000, requestTimeout: 15_000, throwOnRequestTimeout: true },
   });
 }
 

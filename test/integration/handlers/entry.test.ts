@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../../support/emulator';
 import { lambdaContext, ROLE_SESSION, restEvent } from '../../support/events';
 
-/** The deployed entry points: wired at cold start, config read on the first request. */
+/** The deployed entry points: prepared at init when the config is there, else on the first request. */
 describe('Lambda entry points', () => {
   let fx: EmulatorFixture;
   const saved = { ...process.env };
@@ -15,7 +15,7 @@ describe('Lambda entry points', () => {
     await fx.emulator.close();
   });
 
-  it('import without reading config, answer CONFIG_ERROR while none is set, then work once it is', async () => {
+  it('init survives a missing config: answer CONFIG_ERROR while none is set, then work once it is', async () => {
     // Prepare
     delete process.env.TOKEN_VENDOR_CONFIG;
     delete process.env.TOKEN_VENDOR_CONFIG_FILE;

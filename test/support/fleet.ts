@@ -1,0 +1,115 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { ConfigInput } from '../../lambda/config/schema';
+import { type EmulatorFixture, fixtureConfig } from './emulator';
+import { ROLE_ARN } from './events';
+import type { VendMessage, VendResult } from './fleet-worker';
+import { CACHE_KEY_ID, CACHE_TABLE } from './shared-cache';
+
+const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
+
+/**
+ * A fleet of containers, each its own process (test/support/fleet-worker.ts) with its own memory cache,
+ * against one emulator and one DynamoDB. Lambda gives a container one request at a time, so fleet-wide
+ * behaviour needs processes, not promises.
+ */
+export interface Fleet {
+  workers: ChildProcess[];
+  /** Ask one worker for `usernames`, concurrently; its results in order. */
+  ask(
+    worker: ChildProcess,
+    mode: VendMessage['mode'],
+    usernames: readonly string[],
+    deadlineMs?: number,
+  ): Promise<VendResult[]>;
+  /** Caller i goes to container i mod n and asks for target ⌊i / n⌋ mod t: every container sees every target. */
+  burst(
+    fleet: readonly ChildProcess[],
+    mode: VendMessage['mode'],
+    targets: readonly string[],
+    callers: number,
+  ): Promise<VendResult[]>;
+  close(): void;
+}
+
+export async function startFleet(
+  fx: EmulatorFixture,
+  options: {
+    containers: number;
+    usernames: readonly string[];
+    dynamoEndpoint: string;
+    leaseSeconds?: number;
+  },
+): Promise<Fleet> {
+  const base = fixtureConfig(fx);
+  const local: ConfigInput = {
+    ...base,
+    postgresInstances: [{ ...base.postgresInstances![0]!, allowedUsers: [...options.usernames] }],
+    grants: [
+      {
+        principal: ROLE_ARN,
+        postgres: [{ instance: 'reporting_server', usernames: [...options.usernames] }],
+      },
+    ],
+  };
+  const shared: ConfigInput = {
+    ...local,
+    cache: {
+      shared: {
+        dynamodb: { tableName: CACHE_TABLE },
+        kmsKeyId: CACHE_KEY_ID,
+        leaseSeconds: options.leaseSeconds ?? 10,
+      },
+    },
+  };
+  const setup = JSON.stringify({
+    shared,
+    local,
+    dynamoEndpoint: options.dynamoEndpoint,
+    masterKey: randomBytes(32).toString('base64'),
+  });
+  const workers = Array.from({ length: options.containers }, () =>
+    fork(WORKER, [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, FLEET_SETUP: setup },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    }),
+  );
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve, reject) => {
+          w.once('message', () => resolve());
+          w.once('exit', (code) => reject(new Error(`a worker exited with ${code} before it was ready`)));
+        }),
+    ),
+  );
+  let nextId = 0;
+  const ask: Fleet['ask'] = (worker, mode, usernames, deadlineMs = 20_000) =>
+    new Promise<VendResult[]>((resolve, reject) => {
+      const id = nextId++;
+      const onMessage = (m: { type: string; id: number; results: VendResult[] }) => {
+        if (m.type !== 'result' || m.id !== id) return;
+        worker.off('message', onMessage);
+        resolve(m.results);
+      };
+      worker.on('message', onMessage);
+      worker.once('exit', () => reject(new Error('the worker died')));
+      worker.send({ type: 'vend', id, mode, usernames, deadlineMs } satisfies VendMessage);
+    });
+  const fleet: Fleet = {
+    workers,
+    ask,
+    burst: async (members, mode, targets, callers) => {
+      const perWorker = members.map(() => [] as string[]);
+      for (let i = 0; i < callers; i += 1)
+        perWorker[i % members.length]!.push(targets[Math.floor(i / members.length) % targets.length]!);
+      return (await Promise.all(members.map((w, i) => ask(w, mode, perWorker[i]!)))).flat();
+    },
+    close: () => {
+      for (const w of fleet.workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    },
+  };
+  return fleet;
+}

@@ -1,4 +1,4 @@
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 /**
  * Warm Node's fetch engine during init: its first request loads undici's client, connection and
@@ -12,6 +12,8 @@ import { type AddressInfo, createServer } from 'node:net';
  * ```
  */
 export async function warmFetch(): Promise<void> {
+  // Loaded here, at init, not with the module: a cold import should not pay for it (≈ 5 ms).
+  const { createServer } = await import('node:net');
   const server = createServer((socket) => {
     socket.on('error', () => {});
     socket.once('data', () =>

@@ -100,14 +100,21 @@ export class SharedTokenCache {
       for (;;) {
         const item = await this.#read(pk);
         const now = this.#now();
+        // A fresh token that does not open (altered, or sealed for another entry) counts as absent: the
+        // lease may then replace exactly that token (`unopenable`), never one that landed since.
+        let unopenable: string | undefined;
         if (item?.sealed && item.expiresAt !== undefined && item.expiresAt - now >= minRemainingMs) {
           const value = await this.#open(item, context, codec);
           if (value) return { value, outcome: 'shared-hit' };
+          unopenable = item.sealed;
         }
         if (!item?.leaseUntil || item.leaseUntil <= now) {
-          if (await this.#acquire(pk, now, minRemainingMs))
+          if (await this.#acquire(pk, now, minRemainingMs, unopenable))
             return { value: await this.#mintAndStore(pk, context, mint, codec), outcome: 'miss' };
-          continue; // another container took the lease, or its token landed: read what the entry holds
+          // Another container took the lease, or its token landed: read what the entry holds now (the
+          // write that beat ours is already visible to a consistent read; no wait needed, but never spin
+          // past the point where this caller must mint for itself).
+          if (this.#now() < stopWaitingAt) continue;
         }
         if (now + poll >= stopWaitingAt) {
           // The holder is alive but slow (or our deadline is short): mint in time rather than wait.
@@ -177,7 +184,7 @@ export class SharedTokenCache {
    * The lease: a conditional write that succeeds for exactly one container while none holds it and no
    * fresh token is there (a token written between our read and this write must be read, not minted again).
    */
-  async #acquire(pk: string, now: number, minRemainingMs: number): Promise<boolean> {
+  async #acquire(pk: string, now: number, minRemainingMs: number, unopenable?: string): Promise<boolean> {
     const { UpdateItemCommand } = await loadDynamoDb();
     try {
       await this.#call('dynamodb:UpdateItem', async () =>
@@ -187,14 +194,14 @@ export class SharedTokenCache {
             Key: { pk: { S: pk } },
             UpdateExpression:
               'SET leaseOwner = :owner, leaseUntil = :until, #ttl = if_not_exists(#ttl, :ttl)',
-            ConditionExpression:
-              '(attribute_not_exists(leaseUntil) OR leaseUntil <= :now) AND (attribute_not_exists(expiresAt) OR expiresAt < :fresh)',
+            ConditionExpression: `(attribute_not_exists(leaseUntil) OR leaseUntil <= :now) AND (attribute_not_exists(expiresAt) OR expiresAt < :fresh${unopenable ? ' OR sealed = :unopenable' : ''})`,
             ExpressionAttributeNames: { '#ttl': 'ttl' },
             ExpressionAttributeValues: {
               ':owner': { S: this.#owner },
               ':until': { N: String(now + this.#options.leaseMs) },
               ':now': { N: String(now) },
               ':fresh': { N: String(now + minRemainingMs) },
+              ...(unopenable ? { ':unopenable': { S: unopenable } } : {}),
               ':ttl': { N: String(Math.ceil((now + this.#options.leaseMs) / 1000) + 3600) },
             },
           }),

@@ -76,6 +76,8 @@ export async function startFleet(
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     }),
   );
+  // Each question listens for the worker's exit: many at once are expected, not a leak.
+  for (const w of workers) w.setMaxListeners(0);
   await Promise.all(
     workers.map(
       (w) =>

@@ -79,10 +79,16 @@ export async function coldPathBench(): Promise<{ pass: boolean }> {
   );
   if (synth.status !== 0) throw new Error(`cdk synth failed: ${synth.stderr}`);
   const template = JSON.parse(readFileSync(join(out, 'TokenVendor.template.json'), 'utf8'));
-  const http = Object.values(template.Resources as Record<string, any>).find(
+  type Resource = {
+    Type: string;
+    Properties: { Description?: string; Environment: { Variables: Record<string, string> } };
+    Metadata: Record<string, string>;
+  };
+  const http = Object.values(template.Resources as Record<string, Resource>).find(
     (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === 'Token Vendor: http',
   );
-  const assetDir = resolve(out, http.Metadata['aws:asset:path']);
+  if (!http) throw new Error('no http function in the template');
+  const assetDir = resolve(out, http.Metadata['aws:asset:path']!);
   writeFileSync(join(assetDir, 'package.json'), '{"type":"module"}');
   const deployedOptions: string = http.Properties.Environment.Variables.NODE_OPTIONS ?? '';
   const driver = join(dir, 'driver.mjs');
@@ -120,7 +126,7 @@ process.stdout.write('\\nRESULT ' + JSON.stringify({ initMs: t1 - t0, firstMs: t
       });
       const result = run.stdout.split('\n').find((line) => line.startsWith('RESULT '));
       if (run.status !== 0 || !result) throw new Error(`the driver failed: ${run.stderr}\n${run.stdout}`);
-      (samples[name] ??= []).push(JSON.parse(result.slice('RESULT '.length)));
+      samples[name] = [...(samples[name] ?? []), JSON.parse(result.slice('RESULT '.length))];
     }
   }
   await emulator.close();

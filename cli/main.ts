@@ -18,6 +18,7 @@ const COMMANDS: Record<CommandName, () => Promise<Run>> = {
   },
   'postgres-token': async () => (await import('./commands/postgres-token')).postgresToken,
   'rotation-check': async () => (await import('./commands/rotation-check')).rotationCheck,
+  integrations: async () => (await import('./commands/integrations')).integrations,
   'token-id': async () => (await import('./commands/token-id')).tokenIdCommand,
 };
 

@@ -88,6 +88,20 @@ export const SPECS = {
       json: { type: 'boolean', help: 'print the report as JSON' },
     },
   },
+  integrations: {
+    summary:
+      'the Snowflake security integrations the OAuth integrations mirror: check drift, describe, enable or disable (incident response)',
+    positionals: 'check [NAME] | describe NAME | enable NAME | disable NAME',
+    flags: {
+      config: {
+        type: 'string',
+        value: 'F',
+        help: 'config file (default: the local stack’s, .local/config.json or under TOKEN_VENDOR_LOCAL_DIR)',
+      },
+      json: { type: 'boolean', help: 'print the result as JSON' },
+    },
+    note: 'NAME is the OAuth integration’s name in the config. check exits 0 only when all are OK, 1 for drift, 4 when a check could not run.',
+  },
   serve: {
     summary: 'run the local stack (what npm start runs); without --config, the demo',
     flags: {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeNow, listenOnLoopback } from '../loopback';
 import { type Fault, FaultQueue } from './faults';
+import { type EmulatedIntegration, type IntegrationSpec, makeIntegration } from './integrations';
 import { verifySnowflakeJwt } from './jwt-verifier';
 import { answerTokenRequest, type IssuedAccessToken, type OAuthClientSpec } from './oauth';
 import {
@@ -34,6 +35,8 @@ export interface SnowflakeEmulatorOptions {
   readonly genericJwtErrors?: boolean;
   /** Clients of the emulated OAuth token endpoint at `/oauth/token`. */
   readonly oauthClients?: readonly OAuthClientSpec[];
+  /** Security integrations that exist from the start. */
+  readonly integrations?: readonly IntegrationSpec[];
   /** Called (and awaited) for every Postgres token issued, before the answer is sent. */
   readonly onPostgresToken?: (token: IssuedPostgresToken) => void | Promise<void>;
 }
@@ -92,6 +95,8 @@ export class SnowflakeEmulator {
   readonly users = new Map<string, EmulatedUser>();
   readonly instances = new Map<string, EmulatedInstance>();
   readonly tokens = new Map<string, IssuedPostgresToken>();
+  /** External API Authentication security integrations (`CREATE/ALTER/DESCRIBE/SHOW … INTEGRATION`). */
+  readonly integrations = new Map<string, EmulatedIntegration>();
   /** Faults for the OAuth token endpoint (only throttle, server-error, delay, drop and malformed apply). */
   readonly oauthFaults = new FaultQueue();
   readonly oauthClients = new Map<string, OAuthClientSpec>();
@@ -114,6 +119,10 @@ export class SnowflakeEmulator {
     for (const user of options.users ?? []) this.addUser(user);
     for (const instance of options.postgresInstances ?? []) this.addPostgresInstance(instance);
     for (const client of options.oauthClients ?? []) this.oauthClients.set(client.clientId, client);
+    for (const spec of options.integrations ?? []) {
+      const integration = makeIntegration(spec, new Date(this.#now()));
+      this.integrations.set(integration.name, integration);
+    }
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         if (!res.headersSent)
@@ -488,6 +497,7 @@ export class SnowflakeEmulator {
       role,
       users: this.users,
       instances: this.instances,
+      integrations: this.integrations,
       bindings,
       now: new Date(createdOn),
       issueToken: (token) => issued.push(token),

@@ -1,4 +1,5 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
+import { type EmulatedIntegration, executeIntegrationStatement, SqlFailure } from './integrations';
 import { readLiteral } from './sql-literal';
 import {
   type EmulatedInstance,
@@ -44,6 +45,7 @@ export interface ExecutionContext {
   readonly role: string;
   readonly users: Map<string, EmulatedUser>;
   readonly instances: Map<string, EmulatedInstance>;
+  readonly integrations: Map<string, EmulatedIntegration>;
   readonly bindings: readonly string[];
   readonly now: Date;
   readonly issueToken: (token: IssuedPostgresToken) => void;
@@ -129,6 +131,31 @@ export function executeStatement(sql: string, ctx: ExecutionContext): StatementO
       showIdentities[1] ? resolveIdentifier(showIdentities[1]) : ctx.user.name,
       ctx,
     );
+  try {
+    const integration = executeIntegrationStatement(statement, {
+      role: ctx.role,
+      integrations: ctx.integrations,
+      now: ctx.now,
+    });
+    if (integration?.kind === 'rows')
+      return {
+        kind: 'rows',
+        label: integration.label,
+        rowType: integration.columns.map(text),
+        rows: integration.rows,
+      };
+    if (integration?.kind === 'status')
+      return {
+        kind: 'rows',
+        label: integration.label,
+        rowType: [text('status')],
+        rows: [[integration.message]],
+      };
+  } catch (failure) {
+    if (failure instanceof SqlFailure)
+      return error('integration', failure.code, failure.sqlState, failure.message);
+    throw failure;
+  }
   const desc = /^desc(?:ribe)?\s+user\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)$/i.exec(statement);
   if (desc) return describeUser(resolveIdentifier(desc[1]!), ctx);
   const alter =

@@ -212,6 +212,17 @@ export const OAuthIntegrationSchema = z
       .array(OAuthScope)
       .check(z.minLength(1, 'list at least one scope: the vendor always asks for explicit scopes')),
     enabled: z._default(z.boolean(), true),
+    /**
+     * The Snowflake security integration (TYPE = API_AUTHENTICATION) this integration mirrors: the drift
+     * check compares it with this config, and `token-vendor integrations` operates on it through `connection`.
+     */
+    snowflakeIntegration: z.optional(
+      z.strictObject({
+        connection: ConfigName,
+        /** As Snowflake resolves it: unquoted names are upper-cased, `"Quoted"` names are exact. */
+        name: InstanceName,
+      }),
+    ),
   })
   .check(
     z.check((ctx) => {
@@ -504,6 +515,16 @@ function crossReferences(config: Config, report: Report): void {
     checkTargets(grant, ['grants', i]);
   });
   checkTargets(config.directInvoke, ['directInvoke']);
+
+  for (const [name, integration] of Object.entries(config.oauthIntegrations)) {
+    const mirrored = integration.snowflakeIntegration;
+    if (mirrored && !connections.has(mirrored.connection)) {
+      report(
+        ['oauthIntegrations', name, 'snowflakeIntegration', 'connection'],
+        `names connection "${mirrored.connection}", which is not defined`,
+      );
+    }
+  }
 
   const targets = grantableTargets(config);
   if (config.cache.maxEntries !== undefined && config.cache.maxEntries < targets) {

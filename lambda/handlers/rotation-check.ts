@@ -4,6 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { AuditLog } from '../audit/audit-log';
+import { checkIntegrations, type IntegrationReport } from '../integrations/drift';
 import { checkKeys, type RotationReport } from '../rotation/check';
 import { auditLog, defaultRuntime, metrics, type Runtime } from '../runtime';
 import { deadlineOf } from './invocation';
@@ -15,6 +16,10 @@ export const RotationMetric = {
   KeysOverdue: 'KeysOverdue',
   KeyChecksFailed: 'KeyChecksFailed',
   WorkloadIdentityMismatches: 'WorkloadIdentityMismatches',
+  IntegrationsDrifted: 'IntegrationsDrifted',
+  IntegrationsDisabled: 'IntegrationsDisabled',
+  IntegrationsNotFound: 'IntegrationsNotFound',
+  IntegrationChecksFailed: 'IntegrationChecksFailed',
   KeyAgeDays: 'KeyAgeDays',
 } as const;
 
@@ -48,7 +53,7 @@ function signInRoleArns(env: Readonly<Record<string, string | undefined>>): stri
  */
 export function createRotationCheckHandler(deps: RotationCheckDeps) {
   const now = deps.now ?? Date.now;
-  return middy<unknown, RotationReport, Error, Context>()
+  return middy<unknown, RotationReport & { integrations: IntegrationReport[] }, Error, Context>()
     .use(logMetrics(deps.metrics))
     .handler(async (_event, context) => {
       const started = now();
@@ -58,6 +63,31 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
         deadline: deadlineOf(context, started),
         signInRoleArns: signInRoleArns(deps.env ?? process.env),
       });
+      // The drift check of the Snowflake security integrations the OAuth integrations mirror.
+      const integrations = await checkIntegrations(runtime.config, runtime.connection, {
+        deadline: deadlineOf(context, started),
+      });
+      const integrationCount = (status: string) => integrations.filter((i) => i.status === status).length;
+      deps.metrics.addMetric(
+        RotationMetric.IntegrationsDrifted,
+        MetricUnit.Count,
+        integrationCount('DRIFTED'),
+      );
+      deps.metrics.addMetric(
+        RotationMetric.IntegrationsDisabled,
+        MetricUnit.Count,
+        integrationCount('DISABLED'),
+      );
+      deps.metrics.addMetric(
+        RotationMetric.IntegrationsNotFound,
+        MetricUnit.Count,
+        integrationCount('NOT_FOUND'),
+      );
+      deps.metrics.addMetric(
+        RotationMetric.IntegrationChecksFailed,
+        MetricUnit.Count,
+        integrationCount('ERROR'),
+      );
       const count = (status: string) => report.connections.filter((c) => c.status === status).length;
       deps.metrics.addMetric(RotationMetric.KeysNotRegistered, MetricUnit.Count, count('NOT_REGISTERED'));
       deps.metrics.addMetric(RotationMetric.KeysRotationDue, MetricUnit.Count, count('ROTATION_DUE'));
@@ -74,14 +104,19 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
         single.addDimension('connection', connection.connection);
         single.addMetric(RotationMetric.KeyAgeDays, MetricUnit.Count, connection.ageDays);
       }
-      const notOk = report.connections.filter((c) => c.status !== 'OK');
+      const notOk = [
+        ...report.connections.filter((c) => c.status !== 'OK').map((c) => `${c.connection}:${c.status}`),
+        ...integrations
+          .filter((i) => i.status !== 'OK')
+          .map((i) => `integration:${i.integration}:${i.status}`),
+      ];
       deps.audit.write({
         event: 'key.rotation-checked',
         time: new Date(started).toISOString(),
         requestId: context.awsRequestId ?? 'unknown',
         trigger: 'schedule',
         durationMs: now() - started,
-        ...(notOk.length > 0 ? { errorCode: notOk.map((c) => `${c.connection}:${c.status}`).join(',') } : {}),
+        ...(notOk.length > 0 ? { errorCode: notOk.join(',') } : {}),
         detail: {
           connections: report.connections.map(
             ({ connection, status, authentication, roleArn, slot, ageDays, fingerprint, errorCode }) => ({
@@ -95,9 +130,19 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
               errorCode,
             }),
           ),
+          // Property names and non-secret values only: DESCRIBE never shows the client secret.
+          integrations: integrations.map(
+            ({ integration, snowflakeIntegration, status, differences, errorCode }) => ({
+              integration,
+              snowflakeIntegration,
+              status,
+              differences,
+              errorCode,
+            }),
+          ),
         },
       });
-      return report;
+      return { ...report, integrations };
     });
 }
 

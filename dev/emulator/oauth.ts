@@ -6,6 +6,8 @@ export interface OAuthClientSpec {
   readonly clientId: string;
   /** Required for client_credentials (CLIENT_SECRET_POST). */
   readonly clientSecret?: string;
+  /** During a provider-side rotation: another secret the client may also use (old and new both work). */
+  readonly nextClientSecret?: string;
   /** Public key that verifies JWT-bearer assertions, and the issuer they must carry. */
   readonly assertionKey?: KeyObject;
   readonly assertionIssuer?: string;
@@ -59,10 +61,10 @@ export async function answerTokenRequest(
   const grant = form.get('grant_type');
 
   if (grant === 'client_credentials') {
-    if (!client.clientSecret || form.get('client_secret') !== client.clientSecret)
+    if (!client.clientSecret || !secretMatches(client, form.get('client_secret')))
       return fail(401, 'invalid_client', 'client authentication failed');
   } else if (grant === JWT_BEARER) {
-    if (client.clientSecret && form.get('client_secret') !== client.clientSecret)
+    if (client.clientSecret && !secretMatches(client, form.get('client_secret')))
       return fail(401, 'invalid_client', 'client authentication failed');
     const assertion = form.get('assertion');
     if (!assertion || !client.assertionKey)
@@ -112,4 +114,8 @@ export async function answerTokenRequest(
       scope: [...scopes, ...(client.extraScopes ?? [])].join(' '),
     },
   };
+}
+
+function secretMatches(client: OAuthClientSpec, given: string | null): boolean {
+  return given !== null && (given === client.clientSecret || given === client.nextClientSecret);
 }

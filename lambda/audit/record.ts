@@ -5,7 +5,8 @@ export type AuditEvent =
   | 'token.denied'
   | 'token.failed'
   | 'key.rotation-checked'
-  | 'key.rotated';
+  | 'key.rotated'
+  | 'client-secret.rotated';
 export type AuditTrigger = 'http' | 'direct' | 'schedule' | 'rotation';
 
 /**

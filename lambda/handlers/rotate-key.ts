@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { AuditLog } from '../audit/audit-log';
 import { TokenVendorError } from '../errors';
+import { ClientSecretRotation } from '../rotation/client-secret';
 import { KeyRotation, type RotationStep, type StepResult } from '../rotation/rotate';
 import { auditLog, defaultRuntime, type Runtime } from '../runtime';
 import { InvalidRequestError } from '../vending/errors';
@@ -58,7 +59,19 @@ export function createRotateKeyHandler(deps: RotateKeyDeps) {
         );
       }
       const runtime = await deps.runtime();
-      const name = await connectionFor(runtime, event.SecretId);
+      const target = await rotationTargetFor(runtime, event.SecretId);
+      if (target.kind === 'client-secret') {
+        const integration = runtime.config.oauthIntegrations[target.name]!;
+        const result = await new ClientSecretRotation({
+          secretsManager: await runtime.secretsManager(),
+          integration,
+          sql: runtime.connection(integration.snowflakeIntegration!.connection).sql,
+          now,
+        }).run(event.Step, event.SecretId, event.ClientRequestToken);
+        record({ event: 'client-secret.rotated' }, { integration: target.name, outcome: result.outcome });
+        return result;
+      }
+      const name = target.name;
       const { sql, signer, config } = runtime.connection(name);
       const result = await new KeyRotation({
         secretsManager: await runtime.secretsManager(),
@@ -87,18 +100,33 @@ export function createRotateKeyHandler(deps: RotateKeyDeps) {
   });
 }
 
-async function connectionFor(runtime: Runtime, secretId: string): Promise<string> {
-  const bySecret = (ids: readonly (string | undefined)[]) =>
-    Object.entries(runtime.config.connections).find(
+type RotationTarget = { kind: 'key'; name: string } | { kind: 'client-secret'; name: string };
+
+/**
+ * What the secret holds: a connection's key, or the client secret of an OAuth integration that mirrors a
+ * Snowflake security integration (matched by the id in the event, its ARN or its name).
+ */
+async function rotationTargetFor(runtime: Runtime, secretId: string): Promise<RotationTarget> {
+  const bySecret = (ids: readonly (string | undefined)[]): RotationTarget | undefined => {
+    const key = Object.entries(runtime.config.connections).find(
       ([, c]) => !!c.key && 'secretsManager' in c.key && ids.includes(c.key.secretsManager.secretId),
     )?.[0];
+    if (key) return { kind: 'key', name: key };
+    const integration = Object.entries(runtime.config.oauthIntegrations).find(
+      ([, i]) => !!i.snowflakeIntegration && ids.includes(i.clientSecret?.secretsManager?.secretId),
+    )?.[0];
+    return integration ? { kind: 'client-secret', name: integration } : undefined;
+  };
   const direct = bySecret([secretId]);
   if (direct) return direct;
   const description = await (await runtime.secretsManager()).send(
     new DescribeSecretCommand({ SecretId: secretId }),
   );
   const found = bySecret([description.ARN, description.Name]);
-  if (!found) throw new InvalidRequestError(`No connection keeps its key in secret ${secretId}.`);
+  if (!found)
+    throw new InvalidRequestError(
+      `No connection keeps its key, and no integration with a snowflakeIntegration its client secret, in secret ${secretId}.`,
+    );
   return found;
 }
 

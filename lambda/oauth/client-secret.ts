@@ -67,25 +67,36 @@ export class ClientSecret {
         { cause: error },
       );
     }
-    if (!text)
-      throw new OAuthError(OAuthErrorCode.SecretUnavailable, `The client secret ${secretId} is empty.`);
-    if (!field) return text;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new OAuthError(
-        OAuthErrorCode.SecretUnavailable,
-        `The client secret ${secretId} is not JSON, so it has no field "${field}".`,
-      );
-    }
-    const value = (parsed as Record<string, unknown>)[field];
-    if (typeof value !== 'string' || value === '') {
-      throw new OAuthError(
-        OAuthErrorCode.SecretUnavailable,
-        `The client secret ${secretId} has no string field "${field}".`,
-      );
-    }
-    return value;
+    return clientSecretOf(text, secretId, field);
   }
+}
+
+/**
+ * The client secret in a SecretString: the whole string, or one JSON field of it.
+ *
+ * @example
+ * ```ts
+ * clientSecretOf('{"clientSecret":"s"}', 'oauth/servicenow', 'clientSecret'); // 's'
+ * ```
+ */
+export function clientSecretOf(text: string | undefined, secretId: string, field: string | undefined): string {
+  if (!text) throw new OAuthError(OAuthErrorCode.SecretUnavailable, `The client secret ${secretId} is empty.`);
+  if (!field) return text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new OAuthError(
+      OAuthErrorCode.SecretUnavailable,
+      `The client secret ${secretId} is not JSON, so it has no field "${field}".`,
+    );
+  }
+  const value = (parsed as Record<string, unknown>)[field];
+  if (typeof value !== 'string' || value === '') {
+    throw new OAuthError(
+      OAuthErrorCode.SecretUnavailable,
+      `The client secret ${secretId} has no string field "${field}".`,
+    );
+  }
+  return value;
 }

@@ -35,13 +35,17 @@ describe(`a fleet of ${CONTAINERS} containers × ${CALLERS} callers`, () => {
   });
 
   const ask: Fleet['ask'] = (...args) => fleet.ask(...args);
-  const burst = (members: ChildProcess[], mode: 'shared' | 'local', targets: string[], callers = CALLERS) =>
-    fleet.burst(members, mode, targets, callers);
+  const burst = (
+    members: ChildProcess[],
+    mode: Parameters<Fleet['burst']>[1],
+    targets: string[],
+    callers = CALLERS,
+  ) => fleet.burst(members, mode, targets, callers);
   const mints = () => fx.emulator.executionsOf('generate-postgres-token').length;
 
   it('with the shared cache: SQL API executions = targets (5), however many containers ask', async () => {
     const before = mints();
-    const results = await burst(fleet.workers, 'shared', USERS.slice(0, 5));
+    const results = await burst(fleet.workers, 'shared-long-lease', USERS.slice(0, 5));
     expect(results.filter((r) => !r.ok)).toEqual([]);
     expect(mints() - before).toBe(5);
     const outcomes = results.map((r) => (r.ok ? r.cache : 'failed'));
@@ -55,7 +59,9 @@ describe(`a fleet of ${CONTAINERS} containers × ${CALLERS} callers`, () => {
     // Found by the fleet benchmark: a container that read an empty entry must not take the lease after
     // another container's token landed (the lease's condition also requires no fresh token).
     const before = mints();
-    const results = await burst(fleet.workers, 'shared', USERS.slice(12, 37), CONTAINERS * 25);
+    // Long leases: on a busy machine a live holder's mint can outlast a 2-second lease, and a lapsed
+    // lease is taken over by design (one more mint, never a failure). This test is about the race.
+    const results = await burst(fleet.workers, 'shared-long-lease', USERS.slice(12, 37), CONTAINERS * 25);
     expect(results.filter((r) => !r.ok)).toEqual([]);
     expect(mints() - before).toBe(25);
   }, 60_000);

@@ -12,6 +12,8 @@ import { dynamoClient, fakeKms } from './shared-cache';
 
 interface Setup {
   readonly shared: ConfigInput;
+  /** The same with 30-second leases: a slow machine never lets a live holder's lease lapse. */
+  readonly sharedLongLease: ConfigInput;
   readonly local: ConfigInput;
   readonly dynamoEndpoint: string;
   readonly masterKey: string;
@@ -19,7 +21,7 @@ interface Setup {
 export interface VendMessage {
   readonly type: 'vend';
   readonly id: number;
-  readonly mode: 'shared' | 'local';
+  readonly mode: 'shared' | 'shared-long-lease' | 'local';
   readonly usernames: readonly string[];
   readonly deadlineMs: number;
 }
@@ -38,6 +40,12 @@ const runtimes = {
       if (process.env.FLEET_DEBUG)
         process.stderr.write(`fallback ${reason} ${(error as Error)?.name}: ${(error as Error)?.message}\n`);
     },
+  }),
+  'shared-long-lease': createRuntime({
+    config: parseConfig(setup.sharedLongLease),
+    kms: kms.client,
+    dynamodb: () => dynamoClient(setup.dynamoEndpoint),
+    retry,
   }),
   local: createRuntime({ config: parseConfig(setup.local), retry }),
 };

@@ -63,8 +63,13 @@ export async function startFleet(
       },
     },
   };
+  const sharedLongLease: ConfigInput = {
+    ...local,
+    cache: { shared: { dynamodb: { tableName: CACHE_TABLE }, kmsKeyId: CACHE_KEY_ID, leaseSeconds: 30 } },
+  };
   const setup = JSON.stringify({
     shared,
+    sharedLongLease,
     local,
     dynamoEndpoint: options.dynamoEndpoint,
     masterKey: randomBytes(32).toString('base64'),

@@ -181,6 +181,21 @@ export class Monitoring extends Construct {
       );
     }
     alarm(
+      'IntegrationDriftAlarm',
+      new cloudwatch.MathExpression({
+        expression: 'FILL(drifted, 0) + FILL(disabled, 0) + FILL(missing, 0)',
+        usingMetrics: {
+          drifted: keyMetric('IntegrationsDrifted'),
+          disabled: keyMetric('IntegrationsDisabled'),
+          missing: keyMetric('IntegrationsNotFound'),
+        },
+        period: Duration.days(1),
+        label: 'IntegrationsDrifted + Disabled + NotFound',
+      }),
+      1,
+      'A Snowflake security integration differs from the vendor’s config, is disabled, or is gone: run token-vendor integrations check; its key.rotation-checked audit record lists each property.',
+    );
+    alarm(
       'KeyNotRegisteredAlarm',
       keyMetric('KeysNotRegistered'),
       1,

@@ -166,11 +166,25 @@ export class TokenVendor extends Construct {
           ]
         : [],
     );
+    // Client-secret sync: OAuth client secrets whose Snowflake security integration the vendor mirrors.
+    const synced = Object.entries(config.oauthIntegrations).flatMap(([name, i]) =>
+      i.snowflakeIntegration && i.clientSecret?.secretsManager
+        ? [
+            {
+              name,
+              connection: i.snowflakeIntegration.connection,
+              secretId: i.clientSecret.secretsManager.secretId,
+              kmsKeyId: i.clientSecret.secretsManager.kmsKeyId,
+            },
+          ]
+        : [],
+    );
+    const rotates = rotated.length > 0 || synced.length > 0;
     this.logGroups = {
       http: logGroup('http'),
       direct: logGroup('direct'),
       'rotation-check': logGroup('rotation-check'),
-      ...(rotated.length > 0 ? { 'rotate-key': logGroup('rotate-key') } : {}),
+      ...(rotates ? { 'rotate-key': logGroup('rotate-key') } : {}),
     };
 
     // The validated config ships inside each function's code as config.json (no env-var size limit).
@@ -278,7 +292,7 @@ export class TokenVendor extends Construct {
       http: fn('http'),
       direct: fn('direct', { TOKEN_VENDOR_ENVELOPE_KEY_ID: this.envelopeKey.keyArn }),
       'rotation-check': fn('rotation-check', {}, Duration.seconds(120)),
-      ...(rotated.length > 0 ? { 'rotate-key': fn('rotate-key', {}, Duration.seconds(120)) } : {}),
+      ...(rotates ? { 'rotate-key': fn('rotate-key', {}, Duration.seconds(120)) } : {}),
     };
 
     // Exactly the key material each function reads.
@@ -297,7 +311,7 @@ export class TokenVendor extends Construct {
     this.#secureDirectPath(config);
 
     const rotateKey = this.functions['rotate-key'];
-    if (rotateKey) {
+    if (rotateKey && rotated.length > 0) {
       rotateKey.addToRolePolicy(
         new iam.PolicyStatement({
           actions: [
@@ -318,6 +332,41 @@ export class TokenVendor extends Construct {
           sourceAccount: stack.account,
           sourceArn: secretResource(this, r.secretId),
         });
+      });
+    }
+    if (rotateKey && synced.length > 0) {
+      // Client-secret sync reads the staged secret and moves AWSCURRENT; it never writes a secret value.
+      rotateKey.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'secretsmanager:DescribeSecret',
+            'secretsmanager:GetSecretValue',
+            'secretsmanager:UpdateSecretVersionStage',
+          ],
+          resources: synced.map((r) => secretResource(this, r.secretId)),
+        }),
+      );
+      this.#grantSecretKeys(rotateKey, synced, ['kms:Decrypt']);
+      // It signs in to Snowflake through the integration's connection (its key, or its role: see below).
+      const keys = [...new Set(synced.map((r) => r.connection))].flatMap((c) => {
+        const key = config.connections[c]?.key;
+        return key ? [key] : [];
+      });
+      if (keys.length > 0) this.#grantKeys(rotateKey, keys, [], false);
+      synced.forEach((r, i) => {
+        rotateKey.addPermission(`SecretsManagerInvokeClientSecret${i}`, {
+          principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
+          sourceAccount: stack.account,
+          sourceArn: secretResource(this, r.secretId),
+        });
+        // The new secret comes from the OAuth provider: a scheduled rotation without a staged AWSPENDING
+        // version fails (RotateKeyErrorsAlarm), which is the reminder to get one.
+        new secretsmanager.CfnRotationSchedule(this, `RotateClientSecret${pascal(r.name)}`, {
+          secretId: r.secretId,
+          rotationLambdaArn: rotateKey.functionArn,
+          rotationRules: { automaticallyAfterDays: 90 },
+          rotateImmediatelyOnUpdate: false,
+        }).node.addDependency(rotateKey);
       });
     }
     for (const { name, connection, secretId } of rotateKey ? rotated : []) {
@@ -491,8 +540,13 @@ export class TokenVendor extends Construct {
         }),
       ],
     });
-    for (const f of [this.functions.http, this.functions.direct, this.functions['rotation-check']])
-      f.role!.addManagedPolicy(policy);
+    for (const f of [
+      this.functions.http,
+      this.functions.direct,
+      this.functions['rotation-check'],
+      this.functions['rotate-key'], // client-secret sync through a keyless connection
+    ])
+      f?.role?.addManagedPolicy(policy);
     // The check runs as its own role; it must also know the others to confirm Snowflake trusts each.
     this.functions['rotation-check'].addEnvironment(
       'TOKEN_VENDOR_SIGN_IN_ROLE_ARNS',

@@ -79,8 +79,13 @@ export class ClientSecret {
  * clientSecretOf('{"clientSecret":"s"}', 'oauth/servicenow', 'clientSecret'); // 's'
  * ```
  */
-export function clientSecretOf(text: string | undefined, secretId: string, field: string | undefined): string {
-  if (!text) throw new OAuthError(OAuthErrorCode.SecretUnavailable, `The client secret ${secretId} is empty.`);
+export function clientSecretOf(
+  text: string | undefined,
+  secretId: string,
+  field: string | undefined,
+): string {
+  if (!text)
+    throw new OAuthError(OAuthErrorCode.SecretUnavailable, `The client secret ${secretId} is empty.`);
   if (!field) return text;
   let parsed: unknown;
   try {

@@ -8,8 +8,8 @@ import type { OAuthIntegration } from '../config/schema';
 import { integrationIdentifier } from '../integrations/drift';
 import { clientSecretOf } from '../oauth/client-secret';
 import { requestToken } from '../oauth/token-endpoint';
-import { quoteSecretLiteral } from '../snowflake/sql-literal';
 import type { SqlApiClient } from '../snowflake/sql-api';
+import { quoteSecretLiteral } from '../snowflake/sql-literal';
 import { RotationError, type RotationStep, type StepResult } from './rotate';
 
 export interface ClientSecretRotationDeps {
@@ -61,7 +61,9 @@ export class ClientSecretRotation {
         const pending = await this.#value(secretId, { VersionId: token, VersionStage: 'AWSPENDING' });
         const current = await this.#value(secretId, { VersionStage: 'AWSCURRENT' }).catch(() => undefined);
         if (pending === current)
-          throw new RotationError(`The pending client secret of ${secretId} is the current one: stage the new one.`);
+          throw new RotationError(
+            `The pending client secret of ${secretId} is the current one: stage the new one.`,
+          );
         return { step, outcome: 'done' };
       }
       case 'setSecret': {
@@ -118,8 +120,9 @@ export class ClientSecretRotation {
   async #value(secretId: string, version: { VersionId?: string; VersionStage: string }): Promise<string> {
     let text: string | undefined;
     try {
-      text = (await this.deps.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId, ...version })))
-        .SecretString;
+      text = (
+        await this.deps.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId, ...version }))
+      ).SecretString;
     } catch (error) {
       throw new RotationError(
         `The ${version.VersionStage} client secret of ${secretId} cannot be read (${(error as Error).name}).`,

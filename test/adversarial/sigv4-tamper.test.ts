@@ -289,7 +289,9 @@ describe('adversarial: SigV4 tamper matrix against the local gateway', () => {
       socket.write(chunk);
       const ok = socket.write('\r\n');
       sent += chunk.length;
-      if (!ok) await new Promise((r) => setTimeout(r, 20));
+      // Real backpressure: wait for the socket to drain (or close), so a busy machine cannot let the
+      // client buffer all 64 MiB before the gateway stops reading.
+      if (!ok) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
     }
     await closed;
     // Assess

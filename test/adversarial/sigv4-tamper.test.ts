@@ -289,9 +289,7 @@ describe('adversarial: SigV4 tamper matrix against the local gateway', () => {
       socket.write(chunk);
       const ok = socket.write('\r\n');
       sent += chunk.length;
-      // Real backpressure: wait for the socket to drain (or close), so a busy machine cannot let the
-      // client buffer all 64 MiB before the gateway stops reading.
-      if (!ok) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
+      if (!ok) await new Promise((r) => setTimeout(r, 20));
     }
     await closed;
     // Assess

@@ -119,6 +119,51 @@ describe('security integrations', () => {
       });
     });
 
+    it.each([
+      [
+        'an integration that exists',
+        "CREATE SECURITY INTEGRATION servicenow_oauth TYPE = API_AUTHENTICATION AUTH_TYPE = OAUTH2 OAUTH_CLIENT_ID = 'x'",
+        '002002',
+      ],
+      [
+        'another TYPE',
+        "CREATE SECURITY INTEGRATION other TYPE = EXTERNAL_OAUTH AUTH_TYPE = OAUTH2 OAUTH_CLIENT_ID = 'x'",
+        '002211',
+      ],
+      [
+        'no AUTH_TYPE',
+        "CREATE SECURITY INTEGRATION other TYPE = API_AUTHENTICATION OAUTH_CLIENT_ID = 'x'",
+        '002211',
+      ],
+      [
+        'scopes with a JWT bearer grant',
+        "CREATE SECURITY INTEGRATION other TYPE = API_AUTHENTICATION AUTH_TYPE = OAUTH2 OAUTH_GRANT = 'JWT_BEARER' OAUTH_ALLOWED_SCOPES = ('a')",
+        '002211',
+      ],
+      [
+        'a refresh validity with client credentials',
+        "CREATE SECURITY INTEGRATION other TYPE = API_AUTHENTICATION AUTH_TYPE = OAUTH2 OAUTH_GRANT = 'CLIENT_CREDENTIALS' OAUTH_REFRESH_TOKEN_VALIDITY = 5",
+        '002211',
+      ],
+    ])('CREATE refuses %s (%s)', async (_name, statement, code) => {
+      expect((await refused(statement))?.snowflakeCode).toBe(code);
+      expect([...fx.emulator.integrations.keys()]).toEqual(['SERVICENOW_OAUTH']);
+    });
+
+    it('CREATE IF NOT EXISTS leaves an existing integration alone; OR REPLACE by its owner replaces it', async () => {
+      await run(
+        "CREATE SECURITY INTEGRATION IF NOT EXISTS servicenow_oauth TYPE = API_AUTHENTICATION AUTH_TYPE = OAUTH2 OAUTH_CLIENT_ID = 'other'",
+      );
+      expect(fx.emulator.integrations.get('SERVICENOW_OAUTH')?.clientId).toBe('vendor-client');
+      await run(
+        "CREATE OR REPLACE SECURITY INTEGRATION servicenow_oauth TYPE = API_AUTHENTICATION AUTH_TYPE = OAUTH2 OAUTH_GRANT = 'JWT_BEARER' OAUTH_CLIENT_ID = 'other'",
+      );
+      expect(fx.emulator.integrations.get('SERVICENOW_OAUTH')).toMatchObject({
+        grant: 'JWT_BEARER',
+        clientId: 'other',
+      });
+    });
+
     it('needs OWNERSHIP to alter; IF EXISTS and tags and UNSET behave as the seed says', async () => {
       fx.emulator.integrations.get('SERVICENOW_OAUTH')!.ownerRole = 'ACCOUNTADMIN';
       expect(

@@ -1,8 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startSnowflakeEmulator } from '../dev/emulator/server';
+import { emulatorFixture, fixtureConfig } from '../test/support/emulator';
+import { ROLE_SESSION, restEvent } from '../test/support/events';
+import { removeTempDirs } from '../test/support/keys';
+import { cdkSynth } from '../test/support/synth';
 import { printTable, round, writeResults } from './measure';
 import { tempDirFor } from './temp';
 
@@ -20,63 +22,15 @@ const BEFORE_FIRST_REQUEST_MS = 86;
 export async function coldPathBench(): Promise<{ pass: boolean }> {
   mkdirSync('.local', { recursive: true });
   const dir = tempDirFor('bench-cold-path', '.local');
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const emulator = await startSnowflakeEmulator({
-    accountName: 'MYORG-ACCT',
-    users: [{ name: 'SVC', roles: ['TOKEN_VENDOR'], publicKey }],
-    postgresInstances: [
-      { name: 'reporting_server', ownerRole: 'ACCOUNTADMIN', usageRoles: ['TOKEN_VENDOR'] },
-    ],
-  });
-  const keyFile = join(dir, 'k.p8');
-  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  const role = 'arn:aws:iam::111122223333:role/bench';
-  const config = {
-    connections: {
-      demo: {
-        account: 'myorg-acct',
-        user: 'svc',
-        role: 'TOKEN_VENDOR',
-        apiBaseUrl: emulator.url,
-        key: { file: { path: keyFile } },
-      },
-    },
-    postgresInstances: [
-      {
-        connection: 'demo',
-        instance: 'reporting_server',
-        host: 'h.example',
-        allowedUsers: ['reporting_user'],
-      },
-    ],
-    grants: [
-      { principal: role, postgres: [{ instance: 'reporting_server', usernames: ['reporting_user'] }] },
-    ],
-  };
+  // The test suite's emulator (account MYORG-ACCT, user SVC, instance reporting_server) and its smallest
+  // config: connection demo with its key in a file, reporting_user granted to ROLE_ARN.
+  const fx = await emulatorFixture();
+  const { emulator } = fx;
+  const config = fixtureConfig(fx);
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config));
   const out = join(dir, 'cdk.out');
-  const synth = spawnSync(
-    'npx',
-    [
-      'cdk',
-      'synth',
-      '--no-notices',
-      '-q',
-      '-c',
-      `config=${configFile}`,
-      '-c',
-      'allowLocalKeySources=true',
-      '-c',
-      'controlTowerChecks=false',
-      '-o',
-      out,
-    ],
-    {
-      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
-      encoding: 'utf8',
-    },
-  );
+  const synth = cdkSynth(configFile, out, { allowLocalKeySources: 'true', controlTowerChecks: 'false' });
   if (synth.status !== 0) throw new Error(`cdk synth failed: ${synth.stderr}`);
   const template = JSON.parse(readFileSync(join(out, 'TokenVendor.template.json'), 'utf8'));
   type Resource = {
@@ -94,7 +48,7 @@ export async function coldPathBench(): Promise<{ pass: boolean }> {
   const driver = join(dir, 'driver.mjs');
   writeFileSync(
     driver,
-    `const event = ${JSON.stringify(restEvent(role))};
+    `const event = ${JSON.stringify(restEvent('/v1/tokens/postgres', { instance: 'reporting_server', username: 'reporting_user' }, ROLE_SESSION))};
 const context = { awsRequestId: 'bench', getRemainingTimeInMillis: () => 25000, functionName: 'bench' };
 const t0 = performance.now();
 const { handler } = await import(${JSON.stringify(join(assetDir, 'index.mjs'))});
@@ -130,6 +84,7 @@ process.stdout.write('\\nRESULT ' + JSON.stringify({ initMs: t1 - t0, firstMs: t
     }
   }
   await emulator.close();
+  removeTempDirs();
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const rows = Object.entries(samples).map(([name, s]) => ({
     NODE_OPTIONS: name,
@@ -168,42 +123,6 @@ function runNode(
     });
     child.once('close', (status) => resolve({ status, stdout, stderr }));
   });
-}
-
-function restEvent(principal: string) {
-  return {
-    resource: '/v1/tokens/postgres',
-    path: '/v1/tokens/postgres',
-    httpMethod: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    isBase64Encoded: false,
-    body: JSON.stringify({ instance: 'reporting_server', username: 'reporting_user' }),
-    requestContext: {
-      accountId: '111122223333',
-      apiId: 'bench',
-      httpMethod: 'POST',
-      path: '/v1/tokens/postgres',
-      protocol: 'HTTP/1.1',
-      requestId: 'bench',
-      requestTimeEpoch: Date.now(),
-      resourceId: 'bench',
-      resourcePath: '/v1/tokens/postgres',
-      stage: 'v1',
-      identity: {
-        userArn: principal.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/') + '/session',
-        caller: 'AROAEXAMPLE:session',
-        accountId: '111122223333',
-        sourceIp: '127.0.0.1',
-        userAgent: 'bench',
-      },
-      authorizer: null,
-    },
-  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await coldPathBench();

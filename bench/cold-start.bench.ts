@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { cdkSynth } from '../test/support/synth';
 import { printTable, round, writeResults } from './measure';
 import { tempDirFor } from './temp';
 
@@ -17,14 +18,7 @@ export async function coldStartBench(): Promise<{ pass: boolean }> {
   // Lambda runtime (the SDK is not bundled).
   mkdirSync('.local', { recursive: true });
   const out = tempDirFor('bench-cdk', '.local');
-  const synth = spawnSync(
-    'npx',
-    ['cdk', 'synth', '--no-notices', '-q', '-c', 'config=config/example.json', '-o', out],
-    {
-      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
-      encoding: 'utf8',
-    },
-  );
+  const synth = cdkSynth('config/example.json', out);
   if (synth.status !== 0) throw new Error(`cdk synth failed: ${synth.stderr}`);
   const template = JSON.parse(readFileSync(join(out, 'TokenVendor.template.json'), 'utf8'));
   const resources = Object.values(

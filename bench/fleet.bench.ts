@@ -1,5 +1,6 @@
 import { emulatorFixture } from '../test/support/emulator';
 import { startFleet } from '../test/support/fleet';
+import { removeTempDirs } from '../test/support/keys';
 import { fakeKms, startDynalite } from '../test/support/shared-cache';
 import { printTable, writeResults } from './measure';
 
@@ -64,6 +65,7 @@ export async function fleetBench(): Promise<{ pass: boolean }> {
     fleet.close();
     kms.restore();
     await Promise.all([fx.emulator.close(), db.close()]);
+    removeTempDirs();
   }
   printTable(
     'Snowflake SQL API calls vs fleet size (each container a process; target with the shared cache: = targets)',

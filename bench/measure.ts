@@ -35,13 +35,18 @@ export async function measure(
     for (let i = 0; i < batchSize; i += 1) await op();
     perOp.push(Number(process.hrtime.bigint() - start) / 1000 / batchSize);
   }
-  perOp.sort((x, y) => x - y);
-  const median = perOp[Math.floor(perOp.length / 2)]!;
+  return rowOf(name, perOp, batches * batchSize);
+}
+
+/** A row from per-operation batch times (µs): the median batch, the p99 batch, ops per second. */
+function rowOf(name: string, perOp: readonly number[], iterations: number): BenchRow {
+  const sorted = [...perOp].sort((x, y) => x - y);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
   return {
     name,
-    iterations: batches * batchSize,
+    iterations,
     medianUs: round(median),
-    p99Us: round(perOp[Math.min(perOp.length - 1, Math.floor(perOp.length * 0.99))]!),
+    p99Us: round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!),
     opsPerSecond: Math.round(1e6 / median),
   };
 }
@@ -121,16 +126,5 @@ export async function measurePair(
       perOp[index]!.push(Number(process.hrtime.bigint() - start) / 1000 / batchSize);
     }
   }
-  const row = (name: string, times: number[]): BenchRow => {
-    const sorted = [...times].sort((x, y) => x - y);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    return {
-      name,
-      iterations: batches * batchSize,
-      medianUs: round(median),
-      p99Us: round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!),
-      opsPerSecond: Math.round(1e6 / median),
-    };
-  };
-  return [row(a[0], perOp[0]), row(b[0], perOp[1])];
+  return [rowOf(a[0], perOp[0], batches * batchSize), rowOf(b[0], perOp[1], batches * batchSize)];
 }

@@ -94,43 +94,22 @@ const notValidFor = (property: string, grant: OAuthGrant) =>
     `SQL compilation error:\ninvalid property '${property}' for 'API_AUTHENTICATION' integration with OAUTH_GRANT = '${grant}'`,
   );
 
-/** Which properties each grant form of the seed's grammar accepts. */
+/** Which properties each grant form of the seed's grammar accepts: a common core, and what each form adds. */
+const COMMON = [
+  'ENABLED',
+  'OAUTH_TOKEN_ENDPOINT',
+  'OAUTH_CLIENT_AUTH_METHOD',
+  'OAUTH_CLIENT_ID',
+  'OAUTH_CLIENT_SECRET',
+  'OAUTH_GRANT',
+  'OAUTH_ACCESS_TOKEN_VALIDITY',
+  'COMMENT',
+];
+const USER_FLOWS = ['OAUTH_AUTHORIZATION_ENDPOINT', 'OAUTH_REFRESH_TOKEN_VALIDITY'];
 const PROPERTIES: Record<OAuthGrant, ReadonlySet<string>> = {
-  CLIENT_CREDENTIALS: new Set([
-    'ENABLED',
-    'OAUTH_TOKEN_ENDPOINT',
-    'OAUTH_CLIENT_AUTH_METHOD',
-    'OAUTH_CLIENT_ID',
-    'OAUTH_CLIENT_SECRET',
-    'OAUTH_GRANT',
-    'OAUTH_ACCESS_TOKEN_VALIDITY',
-    'OAUTH_ALLOWED_SCOPES',
-    'COMMENT',
-  ]),
-  AUTHORIZATION_CODE: new Set([
-    'ENABLED',
-    'OAUTH_AUTHORIZATION_ENDPOINT',
-    'OAUTH_TOKEN_ENDPOINT',
-    'OAUTH_CLIENT_AUTH_METHOD',
-    'OAUTH_CLIENT_ID',
-    'OAUTH_CLIENT_SECRET',
-    'OAUTH_GRANT',
-    'OAUTH_ACCESS_TOKEN_VALIDITY',
-    'OAUTH_REFRESH_TOKEN_VALIDITY',
-    'COMMENT',
-  ]),
-  JWT_BEARER: new Set([
-    'ENABLED',
-    'OAUTH_AUTHORIZATION_ENDPOINT',
-    'OAUTH_TOKEN_ENDPOINT',
-    'OAUTH_CLIENT_AUTH_METHOD',
-    'OAUTH_CLIENT_ID',
-    'OAUTH_CLIENT_SECRET',
-    'OAUTH_GRANT',
-    'OAUTH_ACCESS_TOKEN_VALIDITY',
-    'OAUTH_REFRESH_TOKEN_VALIDITY',
-    'COMMENT',
-  ]),
+  CLIENT_CREDENTIALS: new Set([...COMMON, 'OAUTH_ALLOWED_SCOPES']),
+  AUTHORIZATION_CODE: new Set([...COMMON, ...USER_FLOWS]),
+  JWT_BEARER: new Set([...COMMON, ...USER_FLOWS]),
 };
 /** `UNSET` accepts these (the seed: `ENABLED | [ , ... ]`, and COMMENT as every integration does). */
 const UNSETTABLE = new Set(['ENABLED', 'COMMENT']);

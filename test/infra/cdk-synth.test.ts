@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import type { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../support/emulator';
 import { lambdaContext, ROLE_SESSION, restEvent } from '../support/events';
 import { tempDir, writeTempFile } from '../support/keys';
+import { cdkSynth } from '../support/synth';
 
 /**
  * The real `npx cdk synth --no-notices` with esbuild bundling, offline, exactly as a user runs it; then
@@ -34,30 +35,12 @@ describe('cdk synth with real bundling', () => {
       }),
     );
     out = tempDir('cdk-out-');
-    synth = spawnSync(
-      'npx',
-      [
-        'cdk',
-        'synth',
-        '--no-notices',
-        '-q',
-        '-c',
-        `config=${config}`,
-        // The fixture signs with a key file, which only works when the bundle runs here.
-        '-c',
-        'allowLocalKeySources=true',
-        // Control Tower's rules run in the template tests; this test is about bundling.
-        '-c',
-        'controlTowerChecks=false',
-        '-o',
-        out,
-      ],
-      {
-        env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: '1' },
-        encoding: 'utf8',
-        timeout: 240_000,
-      },
-    );
+    synth = cdkSynth(config, out, {
+      // The fixture signs with a key file, which only works when the bundle runs here.
+      allowLocalKeySources: 'true',
+      // Control Tower's rules run in the template tests; this test is about bundling.
+      controlTowerChecks: 'false',
+    });
   }, 300_000);
   afterAll(() => fx.emulator.close());
 

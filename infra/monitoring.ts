@@ -184,10 +184,11 @@ export class Monitoring extends Construct {
       'IntegrationDriftAlarm',
       new cloudwatch.MathExpression({
         expression: 'FILL(drifted, 0) + FILL(disabled, 0) + FILL(missing, 0)',
+        // The check runs daily: each metric over the same day the expression covers.
         usingMetrics: {
-          drifted: keyMetric('IntegrationsDrifted'),
-          disabled: keyMetric('IntegrationsDisabled'),
-          missing: keyMetric('IntegrationsNotFound'),
+          drifted: keyMetric('IntegrationsDrifted').with({ period: Duration.days(1) }),
+          disabled: keyMetric('IntegrationsDisabled').with({ period: Duration.days(1) }),
+          missing: keyMetric('IntegrationsNotFound').with({ period: Duration.days(1) }),
         },
         period: Duration.days(1),
         label: 'IntegrationsDrifted + Disabled + NotFound',

@@ -69,10 +69,21 @@ export class ClientSecretRotation {
       case 'setSecret': {
         const pending = await this.#value(secretId, { VersionId: token, VersionStage: 'AWSPENDING' });
         const { name } = this.deps.integration.snowflakeIntegration!;
-        await this.deps.sql.execute(
-          `ALTER SECURITY INTEGRATION ${integrationIdentifier(name)} SET OAUTH_CLIENT_SECRET = ${quoteSecretLiteral(pending)}`,
-          { queryTag: 'token-vendor-rotation' },
-        );
+        await this.deps.sql
+          .execute(
+            `ALTER SECURITY INTEGRATION ${integrationIdentifier(name)} SET OAUTH_CLIENT_SECRET = ${quoteSecretLiteral(pending)}`,
+            { queryTag: 'token-vendor-rotation' },
+          )
+          .catch((error: unknown) => {
+            // Snowflake's message can quote the statement (a syntax error shows the text near it): it is
+            // dropped, only its code is kept, so the secret cannot reach an error or an audit record.
+            const code =
+              (error as { snowflakeCode?: string; code?: string }).snowflakeCode ??
+              (error as { code?: string }).code;
+            throw new RotationError(
+              `Snowflake refused ALTER SECURITY INTEGRATION ${integrationIdentifier(name)} SET OAUTH_CLIENT_SECRET (${code ?? 'error'}); check that the connection's role owns the integration.`,
+            );
+          });
         return { step, outcome: 'done' };
       }
       case 'testSecret': {

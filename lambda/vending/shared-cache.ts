@@ -105,7 +105,9 @@ export class SharedTokenCache {
         let unopenable: string | undefined;
         if (item?.sealed && item.expiresAt !== undefined && item.expiresAt - now >= minRemainingMs) {
           const value = await this.#open(item, context, codec);
-          if (value) return { value, outcome: 'shared-hit' };
+          // The expiry attribute is not sealed: the token's own expiry, inside the seal, decides.
+          if (value && value.expiresAt.getTime() - now >= minRemainingMs)
+            return { value, outcome: 'shared-hit' };
           unopenable = item.sealed;
         }
         if (!item?.leaseUntil || item.leaseUntil <= now) {

@@ -118,6 +118,39 @@ describe('shared token cache (DynamoDB + KMS)', () => {
     }
   });
 
+  it('does not trust the unsealed expiry attribute: a stale token with a bumped expiresAt is replaced', async () => {
+    kms = fakeKms();
+    // Tokens are served only while 899 of their 900 s remain: a second after minting, one is stale
+    const strict = () =>
+      createRuntime({
+        config: parseConfig({
+          ...fixtureConfig(fx),
+          tokens: { postgres: { minRemainingSeconds: 899 } },
+          cache: { shared: { dynamodb: { tableName: CACHE_TABLE }, kmsKeyId: CACHE_KEY_ID } },
+        }),
+        kms: kms.client,
+        dynamodb: () => db.client(),
+      });
+    const first = await vend(strict());
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // Someone with write access to the table (but not to the key) makes the entry look fresh for an hour
+    const { Items } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));
+    for (const item of Items!) {
+      await db.client().send(
+        new PutItemCommand({
+          TableName: CACHE_TABLE,
+          Item: { ...item, expiresAt: { N: String(Date.now() + 3_600_000) } },
+        }),
+      );
+    }
+    const before = mints();
+    const second = await vend(strict());
+    // The token inside the seal decides: it had not enough life left, so a fresh one was minted
+    expect(second.audit.cache).toBe('miss');
+    expect(second.response.token).not.toBe(first.response.token);
+    expect(mints() - before).toBe(1);
+  });
+
   it('never fails a vend when KMS or DynamoDB is down: it mints locally and says local-fallback', async () => {
     kms = fakeKms();
     kms.down();

@@ -176,6 +176,27 @@ describe('OAuth client secret sync with the Snowflake security integration', () 
     expect(fx.emulator.integrations.get('SERVICENOW_OAUTH')?.clientSecret).toBe(OLD);
   });
 
+  it('setSecret refused by Snowflake (the role lost OWNERSHIP) says so with the code only, never the secret', async () => {
+    const { handler, stage } = setup();
+    const token = randomUUID();
+    const next = 'next-secret-that-must-not-leak';
+    await stage(token, next);
+    await handler({ SecretId: SECRET_ID, ClientRequestToken: token, Step: 'createSecret' }, lambdaContext());
+    const integration = fx.emulator.integrations.get('SERVICENOW_OAUTH')!;
+    integration.ownerRole = 'ACCOUNTADMIN';
+    try {
+      const error = await handler(
+        { SecretId: SECRET_ID, ClientRequestToken: token, Step: 'setSecret' },
+        lambdaContext(),
+      ).catch((e: unknown) => e as Error);
+      expect((error as Error).message).toMatch(/Snowflake refused ALTER SECURITY INTEGRATION .* \(003001\)/);
+      expect(JSON.stringify(error) + (error as Error).message).not.toContain(next);
+      expect(integration.clientSecret).toBe(OLD);
+    } finally {
+      integration.ownerRole = VENDOR_ROLE;
+    }
+  });
+
   it('testSecret fails, and AWSCURRENT stays, when the token endpoint refuses the pending secret', async () => {
     const { handler, stage } = setup();
     fx.emulator.oauthClients.set('vendor-client', {

@@ -83,11 +83,14 @@ interface Minted<T> {
 export class TokenVendor {
   readonly #deps: TokenVendorDeps;
   readonly #cache: TokenCache;
+  /** The shared level and its codec, built once (not per vend); undefined without `cache.shared`. */
+  readonly #sharedLevel: { cache: SharedTokenCache; codec: Codec<unknown> } | undefined;
   readonly #now: () => number;
 
   constructor(deps: TokenVendorDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    this.#sharedLevel = deps.shared ? { cache: deps.shared, codec: jsonCodec() } : undefined;
     this.#cache = new TokenCache({
       maxEntries: cacheEntriesFor(deps.config),
       enabled: deps.config.cache.enabled,
@@ -189,7 +192,8 @@ export class TokenVendor {
 
   /** The shared level for a token type worth sharing (an upstream call per mint): Postgres and OAuth. */
   #shared<T>(): { cache: SharedTokenCache; codec: Codec<T> } | undefined {
-    return this.#deps.shared ? { cache: this.#deps.shared, codec: jsonCodec<T>() } : undefined;
+    // The codec is JSON with dates: the same for every token type.
+    return this.#sharedLevel as { cache: SharedTokenCache; codec: Codec<T> } | undefined;
   }
 
   #signerOf(connectionName: string): Signer {

@@ -3,6 +3,7 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { RESPONSES } from '../lambda/api/responses';
 import { ROUTES, type TokenType } from '../lambda/api/routes';
 import { urlProblem } from '../lambda/config/url';
 import { type RetryPolicy, retrying } from '../lambda/retry';
@@ -191,7 +192,7 @@ export class TokenVendorClient {
     }
     if (response.ok) {
       // The answer must be what the contract says this route answers; anything else is not a token.
-      const parsed = ROUTES[route].response.safeParse(json);
+      const parsed = RESPONSES[route].safeParse(json);
       if (parsed.success) return revive(parsed.data);
       throw new TokenVendorClientError(
         'PROTOCOL_ERROR',

@@ -1,11 +1,13 @@
 import type * as z from 'zod/mini';
 import type {
-  OAuthRequestSchema,
   OAuthTokenResponse,
-  PostgresRequestSchema,
   PostgresTokenResponse,
-  SnowflakeJwtRequestSchema,
   SnowflakeJwtResponse,
+} from '../lambda/api/responses';
+import type {
+  OAuthRequestSchema,
+  PostgresRequestSchema,
+  SnowflakeJwtRequestSchema,
 } from '../lambda/api/schemas';
 
 // The client's types come from the API contract (`lambda/api/`): a field renamed there is a compile

@@ -18,7 +18,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { apiGatewayModel } from '../lambda/api/openapi';
 import { ROUTES, TOKEN_TYPES } from '../lambda/api/routes';
+import { sealConfig } from '../lambda/config/deployed';
 import { ConfigError } from '../lambda/config/errors';
+import { parseConfig } from '../lambda/config/load';
 import type { Config, KeySource } from '../lambda/config/schema';
 import { SNOWFLAKE_WIF_AUDIENCE } from '../lambda/snowflake/workload-identity';
 import { kmsKeyResource, secretResource } from './arns';
@@ -93,7 +95,8 @@ export class TokenVendor extends Construct {
 
   constructor(scope: Construct, id: string, props: TokenVendorProps) {
     super(scope, id);
-    const { config } = props;
+    // Validated again here, whoever built it: the functions trust the config this construct seals.
+    const config = parseConfig(props.config, 'TokenVendor config');
     this.#config = config;
     if (!props.allowLocalKeySources) refuseLocalKeySources(config);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
@@ -187,13 +190,14 @@ export class TokenVendor extends Construct {
       ...(rotates ? { 'rotate-key': logGroup('rotate-key') } : {}),
     };
 
-    // The validated config ships inside each function's code as config.json (no env-var size limit).
+    // The validated config ships inside each function's code as config.json (no env-var size limit),
+    // sealed: the functions use it without building the schema at every cold start (config/deployed.ts).
     // Bundling copies it into each asset; it lives in the cloud assembly directory (cdk.out), so it goes
     // wherever the synth output goes and leaves nothing in the system temp folder.
     const outdir = Stage.of(this)?.outdir ?? mkdtempSync(join(tmpdir(), 'token-vendor-config-'));
     mkdirSync(outdir, { recursive: true });
     const configFile = join(outdir, `token-vendor-config.${Names.uniqueId(this)}.json`);
-    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+    writeFileSync(configFile, sealConfig(config));
     // Optional VPC placement: the functions reach Snowflake from the VPC's NAT (a stable egress IP that a
     // Snowflake network policy can pin) or through PrivateLink.
     const vpcSettings = config.deployment.vpc;
@@ -660,9 +664,9 @@ export class TokenVendor extends Construct {
   }
 
   #restApi(props: TokenVendorProps, accessLogs: logs.LogGroup, retention: logs.RetentionDays): apigw.RestApi {
-    const principals = [...new Set(props.config.grants.map((g) => g.principal))];
+    const principals = [...new Set(this.#config.grants.map((g) => g.principal))];
     const invoke = TOKEN_TYPES.map((type) => `execute-api:/*/${ROUTES[type].method}${ROUTES[type].path}`);
-    const { endpoint, principalOrgId, allowedSourceIps } = props.config.deployment;
+    const { endpoint, principalOrgId, allowedSourceIps } = this.#config.deployment;
     const privateApi = endpoint.type === 'PRIVATE';
     // The network perimeter: each condition denies every request that does not meet it, whoever signs it,
     // so leaked credentials of a granted role do not work from elsewhere.

@@ -7,8 +7,8 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { AuditLog } from './audit/audit-log';
 import { loadDynamoDb, loadKms, loadSecretsManager, loadSts } from './aws/sdk';
+import { readConfigText } from './config/deployed';
 import { ConfigError } from './config/errors';
-import { parseConfigText } from './config/load';
 import type { Config, WorkloadIdentity } from './config/schema';
 import { createSigner, type SignerClients } from './keys/create-signer';
 import type { Signer } from './keys/signer';
@@ -63,6 +63,18 @@ function lazy<T>(make: () => T): () => T {
   let value: T | undefined;
   return () => {
     value ??= make();
+    return value;
+  };
+}
+
+/** `make()` once it has succeeded; a rejected attempt is forgotten, so the next call makes it again. */
+function lazyRetrying<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= make().catch((error: unknown) => {
+      value = undefined;
+      throw error;
+    });
     return value;
   };
 }
@@ -281,13 +293,13 @@ function sharedCache(
 
 /**
  * Read the config the function was deployed with: `TOKEN_VENDOR_CONFIG_FILE` (the CDK stack ships the
- * validated config as `config.json` in the function's code, so it has no size limit and a change deploys
- * a new version) or `TOKEN_VENDOR_CONFIG` (JSON, for local use). Called once, on the first request.
+ * config it validated at synth as `config.json` in the function's code, so it has no size limit and a
+ * change deploys a new version; see config/deployed.ts) or `TOKEN_VENDOR_CONFIG` (JSON, for local use).
  */
-export function configFromEnvironment(
+export async function configFromEnvironment(
   env: Readonly<Record<string, string | undefined>> = process.env,
-): Config {
-  if (env.TOKEN_VENDOR_CONFIG) return parseConfigText(env.TOKEN_VENDOR_CONFIG, 'TOKEN_VENDOR_CONFIG');
+): Promise<Config> {
+  if (env.TOKEN_VENDOR_CONFIG) return readConfigText(env.TOKEN_VENDOR_CONFIG, 'TOKEN_VENDOR_CONFIG');
   if (env.TOKEN_VENDOR_CONFIG_FILE) {
     let text: string;
     try {
@@ -295,17 +307,19 @@ export function configFromEnvironment(
     } catch (error) {
       throw new ConfigError(`Cannot read the config file ${env.TOKEN_VENDOR_CONFIG_FILE}.`, { cause: error });
     }
-    return parseConfigText(text, env.TOKEN_VENDOR_CONFIG_FILE);
+    return readConfigText(text, env.TOKEN_VENDOR_CONFIG_FILE);
   }
   throw new ConfigError('No config: set TOKEN_VENDOR_CONFIG (JSON) or TOKEN_VENDOR_CONFIG_FILE.');
 }
 
-// Cold-start wiring for the Lambda entries: cheap objects only; the config is parsed on first use.
+// Cold-start wiring for the Lambda entries: cheap objects only; the config is read by the init below.
 export const logger = new Logger({ serviceName: 'token-vendor' });
 export const metrics = new Metrics({ namespace: 'TokenVendor', serviceName: 'token-vendor' });
 export const auditLog = new AuditLog(logger);
-// A failed build (a bad config) is not kept: `lazy` only stores a value once `make` returns.
-export const defaultRuntime = lazy(() => createRuntime({ config: configFromEnvironment() }));
+// A failed build (a bad config) is not kept: the next call tries again and reports it again.
+export const defaultRuntime = lazyRetrying(async () =>
+  createRuntime({ config: await configFromEnvironment() }),
+);
 
 /**
  * The Lambda entries' init, awaited at module top level (outside the handler, so provisioned
@@ -320,7 +334,7 @@ export const defaultRuntime = lazy(() => createRuntime({ config: configFromEnvir
  */
 export async function prepareDefaultRuntime(): Promise<void> {
   try {
-    await defaultRuntime().prepare();
+    await (await defaultRuntime()).prepare();
   } catch {
     // the first request tells
   }

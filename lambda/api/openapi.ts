@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
 import { VERSION } from '../version';
 import { ERRORS, type ErrorCode } from './errors';
+import { ErrorResponseSchema, RESPONSES } from './responses';
 import { MAX_BODY_BYTES, ROUTES, TOKEN_TYPES } from './routes';
-import { ErrorResponseSchema } from './schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -48,7 +48,7 @@ export function openApiDocument(): Record<string, unknown> {
     const route = ROUTES[type];
     const name = type.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase());
     schemas[`${name}Request`] = jsonSchema(route.request, 'input');
-    schemas[`${name}Response`] = jsonSchema(route.response, 'output');
+    schemas[`${name}Response`] = jsonSchema(RESPONSES[type], 'output');
     const responses: Record<string, unknown> = {
       '200': {
         description: 'The token, with its TTL metadata.',

@@ -1,17 +1,11 @@
-import {
-  OAuthRequestSchema,
-  OAuthTokenResponseSchema,
-  PostgresRequestSchema,
-  PostgresTokenResponseSchema,
-  SnowflakeJwtRequestSchema,
-  SnowflakeJwtResponseSchema,
-} from './schemas';
+import { OAuthRequestSchema, PostgresRequestSchema, SnowflakeJwtRequestSchema } from './schemas';
 
 /** Bodies over 64 KiB are refused with 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
- * The HTTP API, once: one route per token type, as plain data (after ts-rest's contract). The HTTP
+ * The HTTP API, once: one route per token type, as plain data (after ts-rest's contract; each route's
+ * answer is in responses.ts). The HTTP
  * handler routes and validates from it, the direct handler validates from it, the local gateway and CDK
  * build their resources and request models from it, the client calls its paths and takes its types, and
  * `openapi.json` is generated from it.
@@ -22,7 +16,6 @@ export const ROUTES = {
     path: '/v1/tokens/postgres',
     summary: 'Mint a Snowflake Postgres access token (15 minutes) for a granted instance and Postgres user',
     request: PostgresRequestSchema,
-    response: PostgresTokenResponseSchema,
     example: { instance: 'reporting_server', username: 'reporting_user' },
   },
   'snowflake-jwt': {
@@ -30,7 +23,6 @@ export const ROUTES = {
     path: '/v1/tokens/snowflake-jwt',
     summary: "Sign a Snowflake key-pair JWT for a granted connection's service user",
     request: SnowflakeJwtRequestSchema,
-    response: SnowflakeJwtResponseSchema,
     example: { connection: 'analytics' },
   },
   oauth: {
@@ -38,7 +30,6 @@ export const ROUTES = {
     path: '/v1/tokens/oauth',
     summary: 'Obtain an OAuth access token from a granted integration, for explicit scopes',
     request: OAuthRequestSchema,
-    response: OAuthTokenResponseSchema,
     example: { integration: 'servicenow', scopes: ['useraccount'] },
   },
 } as const;

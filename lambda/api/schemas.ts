@@ -2,6 +2,8 @@ import * as z from 'zod/mini';
 import { ConfigName, InstanceName, OAuthScope, PostgresUserName } from './names';
 
 // zod's tree-shakable build, as for the config: the full build would add ~450 KB to every function.
+// Requests only: what the vendor validates. What it answers is in responses.ts, which the functions do
+// not load (they build their answers; the client and openapi.json check and describe them).
 
 /** `POST /v1/tokens/postgres` body (and the direct event without `tokenType`). */
 export const PostgresRequestSchema = z.strictObject({
@@ -33,70 +35,6 @@ export const OAuthRequestSchema = z.strictObject({
   ),
 });
 
-const Instant = z.iso.datetime();
-
-/** TTL metadata on every token, as ISO-8601 instants on the wire. */
-const TtlFields = {
-  /** When the vendor obtained the token (for Postgres tokens: when the SQL API request was sent). */
-  issuedAt: Instant,
-  expiresAt: Instant,
-  /** Whole seconds left at the moment of the answer. */
-  expiresIn: z.int().check(z.gte(0)),
-  /** When a client should ask again (80 % of the lifetime by default). */
-  refreshAt: Instant,
-};
-
-export const PostgresTokenResponseSchema = z.object({
-  tokenType: z.literal('snowflake-postgres'),
-  token: z.string(),
-  instance: z.string(),
-  username: z.string(),
-  ...TtlFields,
-  connection: z.object({
-    host: z.string(),
-    port: z.int(),
-    sslmode: z.enum(['require', 'verify-ca', 'verify-full']),
-  }),
-});
-
-export const SnowflakeJwtResponseSchema = z.object({
-  tokenType: z.literal('KEYPAIR_JWT'),
-  token: z.string(),
-  account: z.string(),
-  user: z.string(),
-  publicKeyFingerprint: z.string().check(z.regex(/^SHA256:[A-Za-z0-9+/]{43}=$/)),
-  ...TtlFields,
-});
-
-export const OAuthTokenResponseSchema = z.object({
-  tokenType: z.literal('oauth-access-token'),
-  token: z.string(),
-  integration: z.string(),
-  scopes: z.array(z.string()),
-  ...TtlFields,
-});
-
-/** Every refusal or failure: `{"error": {"code", "message", "requestId"}}`. */
-export const ErrorResponseSchema = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    requestId: z.string(),
-  }),
-});
-
 export type PostgresRequest = z.output<typeof PostgresRequestSchema>;
 export type SnowflakeJwtRequest = z.output<typeof SnowflakeJwtRequestSchema>;
 export type OAuthRequest = z.output<typeof OAuthRequestSchema>;
-
-/** The TTL fields as `Date`s: what the vendor builds (JSON turns them into the wire's ISO strings) and the client returns. */
-export type Dated<T> = Omit<T, 'issuedAt' | 'expiresAt' | 'refreshAt'> & {
-  readonly issuedAt: Date;
-  readonly expiresAt: Date;
-  readonly refreshAt: Date;
-};
-
-export type PostgresTokenResponse = Dated<z.output<typeof PostgresTokenResponseSchema>>;
-export type SnowflakeJwtResponse = Dated<z.output<typeof SnowflakeJwtResponseSchema>>;
-export type OAuthTokenResponse = Dated<z.output<typeof OAuthTokenResponseSchema>>;
-export type TokenResponse = PostgresTokenResponse | SnowflakeJwtResponse | OAuthTokenResponse;

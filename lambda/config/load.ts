@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isSealed, unseal } from './deployed';
 import { ConfigError } from './errors';
 import { formatIssues } from './issues';
 import { type Config, ConfigSchema } from './schema';
@@ -6,7 +7,8 @@ import { type Config, ConfigSchema } from './schema';
 export { ConfigError } from './errors';
 
 /**
- * Validate a config document (already parsed from JSON) and apply defaults.
+ * Validate a config document (already parsed from JSON) and apply defaults. A config the stack sealed
+ * at synth (a deployed function's `config.json`, see deployed.ts) is unsealed and validated again.
  *
  * @example
  * ```ts
@@ -14,7 +16,7 @@ export { ConfigError } from './errors';
  * ```
  */
 export function parseConfig(input: unknown, origin = 'config'): Config {
-  const result = ConfigSchema.safeParse(input);
+  const result = ConfigSchema.safeParse(isSealed(input) ? unseal(input, origin) : input);
   if (!result.success)
     throw new ConfigError(`Invalid token vendor ${origin}:\n${formatIssues(result.error.issues)}`);
   return result.data;

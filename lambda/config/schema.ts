@@ -10,6 +10,7 @@ import {
 } from '../api/names';
 import { parseAccountIdentifier } from '../snowflake/account';
 import { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
+import { grantableTargets } from './policy';
 import { urlProblem } from './url';
 
 // zod's tree-shakable build, with English messages: the full build would add ~450 KB to every function.
@@ -414,6 +415,7 @@ export type Grant = z.output<typeof GrantSchema>;
 export type Targets = Config['directInvoke'];
 
 export { instanceKey, POSTGRES_TOKEN_LIFETIME_SECONDS } from './instance-key';
+export { cacheEntriesFor, grantableTargets } from './policy';
 
 type Report = (path: (string | number)[], message: string) => void;
 
@@ -533,41 +535,4 @@ function crossReferences(config: Config, report: Report): void {
       `is ${config.cache.maxEntries}, below the ${targets} targets the grants allow: each container would evict tokens it still needs and mint them again; raise it or omit it (it is then sized from the grants)`,
     );
   }
-}
-
-/**
- * How many distinct tokens the grants allow: Postgres (connection, instance, user), JWT connections and
- * OAuth (integration, scope set) targets. A request for a subset of a grant's scopes is one more.
- */
-export function grantableTargets(
-  config: Pick<Config, 'grants' | 'directInvoke' | 'postgresInstances'>,
-): number {
-  const keys = new Set<string>();
-  for (const targets of [...config.grants, config.directInvoke]) {
-    for (const target of targets.postgres) {
-      for (const instance of config.postgresInstances) {
-        if (instanceKey(instance.instance) !== instanceKey(target.instance)) continue;
-        if (target.connection && instance.connection !== target.connection) continue;
-        for (const user of target.usernames)
-          keys.add(`p\u0000${instance.connection}\u0000${instanceKey(instance.instance)}\u0000${user}`);
-      }
-    }
-    for (const connection of targets.snowflakeJwt) keys.add(`j\u0000${connection}`);
-    for (const target of targets.oauth)
-      keys.add(`o\u0000${target.integration}\u0000${[...target.scopes].sort().join(' ')}`);
-  }
-  return keys.size;
-}
-
-/**
- * Tokens one container keeps: `cache.maxEntries`, or twice the grantable targets (room for scope subsets),
- * at least 1000, at most 100,000.
- *
- * @example
- * ```ts
- * new TokenCache({ maxEntries: cacheEntriesFor(config) });
- * ```
- */
-export function cacheEntriesFor(config: Config): number {
-  return config.cache.maxEntries ?? Math.min(100_000, Math.max(1000, 2 * grantableTargets(config)));
 }

@@ -3,10 +3,11 @@ import type {
   PostgresTokenResponse,
   SnowflakeJwtResponse,
   TokenResponse,
-} from '../api/schemas';
+} from '../api/responses';
 import { tokenId } from '../audit/token-id';
 import { ConfigError } from '../config/errors';
-import { type Config, type Connection, cacheEntriesFor } from '../config/schema';
+import { cacheEntriesFor } from '../config/policy';
+import type { Config, Connection } from '../config/schema';
 import type { Signer } from '../keys/signer';
 import type { OAuthTokenSource } from '../oauth/access-token';
 import type { KeyPairJwt } from '../snowflake/jwt';

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VALIDATED_CONFIG_FORMAT } from '../../lambda/config/deployed';
 import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../support/emulator';
 import { lambdaContext, ROLE_SESSION, restEvent } from '../support/events';
 import { tempDir, writeTempFile } from '../support/keys';
@@ -51,9 +52,12 @@ describe('cdk synth with real bundling', () => {
     for (const asset of assets) {
       const files = readdirSync(join(out, asset)).sort();
       expect(files).toEqual(['config.json', 'index.mjs', 'index.mjs.map']);
-      expect(JSON.parse(readFileSync(join(out, asset, 'config.json'), 'utf8')).connections.demo.user).toBe(
-        'svc',
-      );
+      // The config as the synth validated it, sealed: the function uses it without the zod schema.
+      const shipped = JSON.parse(readFileSync(join(out, asset, 'config.json'), 'utf8'));
+      expect(shipped).toMatchObject({ tokenVendorValidatedConfig: VALIDATED_CONFIG_FORMAT });
+      expect(shipped.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(shipped.config.connections.demo.user).toBe('svc');
+      expect(shipped.config.connections.demo.statementTimeoutSeconds).toBe(30); // a default, applied
     }
   });
 

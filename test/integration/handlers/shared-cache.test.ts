@@ -2,7 +2,7 @@ import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dyn
 import { GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lambda/config/load';
-import { cacheEntriesFor } from '../../../lambda/config/schema';
+import { cacheEntriesFor } from '../../../lambda/config/policy';
 import { createRuntime } from '../../../lambda/runtime';
 import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../../support/emulator';
 import { ROLE_ARN } from '../../support/events';

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { readConfigText, sealConfig, VALIDATED_CONFIG_FORMAT } from '../../../lambda/config/deployed';
 import { ConfigError, parseConfig } from '../../../lambda/config/load';
 import { configFromEnvironment } from '../../../lambda/runtime';
+import { bundleLikeCdk } from '../../support/bundle';
 import { tempDir } from '../../support/keys';
 
 const example = () => JSON.parse(readFileSync('config/example.json', 'utf8'));
@@ -107,22 +107,7 @@ describe('the config a deployed function reads (sealed at synth)', () => {
     // (zod calls its global post-processor once per schema), with a sealed config to read.
     const dir = tempDir();
     const outfile = join(dir, 'index.mjs');
-    await build({
-      entryPoints: ['lambda/handlers/http.ts'],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      minify: true,
-      keepNames: true,
-      mainFields: ['module', 'main'],
-      banner: {
-        js: "import { createRequire as __tvCreateRequire } from 'node:module'; const require = __tvCreateRequire(import.meta.url);",
-      },
-      external: ['@aws-sdk/*', '@smithy/*'],
-      outfile,
-      logLevel: 'silent',
-    });
+    await bundleLikeCdk('lambda/handlers/http.ts', outfile);
     writeFileSync(join(dir, 'config.json'), sealConfig(parseConfig(example())));
     const count = (configFile: string) => {
       const run = spawnSync(

@@ -1,13 +1,39 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import type { ConfigInput } from '../../lambda/config/schema';
 import { type EmulatorFixture, fixtureConfig } from './emulator';
 import { ROLE_ARN } from './events';
 import type { VendMessage, VendResult } from './fleet-worker';
+import { tempDir } from './keys';
 import { CACHE_KEY_ID, CACHE_TABLE } from './shared-cache';
 
 const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
+
+/**
+ * The worker as one bundled file: sixteen processes each loading tsx and a few hundred modules cost
+ * ≈ 1.2 s of CPU apiece (≈ 20 s of a 2-core test run); one bundle, built once, loads in ≈ 0.3 s.
+ */
+async function bundledWorker(): Promise<string> {
+  const outfile = join(tempDir(), 'fleet-worker.mjs');
+  await build({
+    entryPoints: [WORKER],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    // CommonJS dependencies call require(); give the ESM bundle one.
+    banner: {
+      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
+    },
+    external: ['dynalite'],
+    outfile,
+    logLevel: 'silent',
+  });
+  return outfile;
+}
 
 /**
  * A fleet of containers, each its own process (test/support/fleet-worker.ts) with its own memory cache,
@@ -74,9 +100,10 @@ export async function startFleet(
     dynamoEndpoint: options.dynamoEndpoint,
     masterKey: randomBytes(32).toString('base64'),
   });
+  const worker = await bundledWorker();
   const workers = Array.from({ length: options.containers }, () =>
-    fork(WORKER, [], {
-      execArgv: ['--import', 'tsx'],
+    fork(worker, [], {
+      execArgv: [],
       env: { ...process.env, FLEET_SETUP: setup },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     }),

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
-import dynalite from 'dynalite';
 
 export const CACHE_TABLE = 'token-vendor-cache';
 export const CACHE_KEY_ID = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
@@ -17,6 +16,8 @@ export interface Dynalite {
 }
 
 export async function startDynalite(): Promise<Dynalite> {
+  // Imported here, not at the top: the fleet's workers load this module and never start a dynalite.
+  const { default: dynalite } = await import('dynalite');
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
   // A deep accept queue: a fleet opens hundreds of connections at once, and a dropped SYN would wait a
   // second for its retransmit (DynamoDB's endpoints have no such limit worth emulating).

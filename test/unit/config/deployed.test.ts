@@ -42,9 +42,9 @@ describe('the config a deployed function reads (sealed at synth)', () => {
       const parsed = parseConfig(make());
       const sealed = sealConfig(parsed);
       expect(JSON.parse(sealed)).toMatchObject({ tokenVendorValidatedConfig: VALIDATED_CONFIG_FORMAT });
-      expect(await readConfigText(sealed, 'config.json')).toEqual(parsed);
+      expect(await readConfigText(sealed, 'config.json')).toStrictEqual(parsed);
       // A reader that validates (the CLI, the local stack) accepts the sealed file and gets the same config.
-      expect(parseConfig(JSON.parse(sealed))).toEqual(parsed);
+      expect(parseConfig(JSON.parse(sealed))).toStrictEqual(parsed);
     },
   );
 
@@ -99,7 +99,7 @@ describe('the config a deployed function reads (sealed at synth)', () => {
     const file = join(dir, 'config.json');
     const parsed = parseConfig(richer());
     writeFileSync(file, sealConfig(parsed));
-    expect(await configFromEnvironment({ TOKEN_VENDOR_CONFIG_FILE: file })).toEqual(parsed);
+    expect(await configFromEnvironment({ TOKEN_VENDOR_CONFIG_FILE: file })).toStrictEqual(parsed);
   });
 
   it("the http function's bundle builds the request schemas only: never the config schema, never the answers'", async () => {

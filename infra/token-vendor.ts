@@ -96,7 +96,7 @@ export class TokenVendor extends Construct {
   constructor(scope: Construct, id: string, props: TokenVendorProps) {
     super(scope, id);
     // Validated again here, whoever built it: the functions trust the config this construct seals.
-    const config = parseConfig(props.config, 'TokenVendor config');
+    const config = parseConfig(props.config, 'config given to the TokenVendor construct');
     this.#config = config;
     if (!props.allowLocalKeySources) refuseLocalKeySources(config);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/build-app';
+import { TokenVendor } from '../../infra/token-vendor';
+import { parseConfig } from '../../lambda/config/load';
+import type { Config } from '../../lambda/config/schema';
 import { tempDir, writeTempFile } from '../support/keys';
 
 /** The app, synthesizing into a temp directory the test run removes. */
@@ -276,6 +279,18 @@ describe('an invalid config', () => {
     expect(() =>
       appWith({ ...SKIP_BUNDLING, config: writeTempFile('bad.json', JSON.stringify(config)) }),
     ).toThrow(/connections\.analytics\.account: Cannot interpret Snowflake account/);
+  });
+
+  it('is refused by the construct itself, whoever built it: the functions trust the config it seals', () => {
+    // A config built in code and typed as Config, never parsed: a grant for a user the instance does not
+    // allow. The functions do not validate what the construct seals, so the construct must.
+    const config = parseConfig(JSON.parse(readFileSync('config/example.json', 'utf8')));
+    const forged = structuredClone(config) as Config;
+    (forged.grants[0]!.postgres[0]!.usernames as string[]).push('admin');
+    const stack = new Stack(new App({ outdir: tempDir('cdk-out-') }), 'Forged');
+    expect(() => new TokenVendor(stack, 'TokenVendor', { config: forged })).toThrow(
+      /Invalid token vendor config given to the TokenVendor construct:\n.*grants\[0\]\.postgres\[0\]\.usernames\[\d\]: "admin"/,
+    );
   });
 
   it('names the missing file', () => {

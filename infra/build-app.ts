@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { App, CfnOutput, Tags, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { ROUTES } from '../lambda/api/routes';
 import { ConfigError, parseConfigText } from '../lambda/config/load';
+import { ControlTowerChecks } from './control-tower';
 import { TokenVendorStack } from './stack';
 
 /** Context keys the app reads (`cdk synth -c key=value`), each a deploy-time choice, not code. */
@@ -143,7 +143,9 @@ export function buildApp(context: Record<string, unknown> = {}, app = new App({ 
     new AwsSolutionsChecks(app),
     new ServerlessChecks(app),
     // About 7 s per synth: on by default (cdk synth, cdk deploy); -c controlTowerChecks=false skips it.
-    ...(flag('controlTowerChecks') === false ? [] : [new CfnGuardValidator({ maxBuffer: 16 * 1024 * 1024 })]),
+    ...(flag('controlTowerChecks') === false
+      ? []
+      : [new ControlTowerChecks({ maxBuffer: 16 * 1024 * 1024 })]),
   );
   return { app, stack, config };
 }

@@ -477,16 +477,16 @@ export class TokenVendor extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: false },
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    acknowledge(
-      table,
+    for (const rule of [
       'AwsSolutions-DDB3',
-      'A cache: losing it costs one mint per target (the vendor falls back to minting), so point-in-time recovery buys nothing.',
-    );
-    acknowledge(
-      table,
       'Serverless-DynamoDBPointInTimeRecovery',
-      'A cache: losing it costs one mint per target (the vendor falls back to minting), so point-in-time recovery buys nothing.',
-    );
+      'cdk-validator-cfnguard::dynamodb_table_pitr_enabled_check',
+    ])
+      acknowledge(
+        table,
+        rule,
+        'A cache: losing it costs one mint per target (the vendor falls back to minting), so point-in-time recovery buys nothing.',
+      );
     for (const f of [this.functions.http, this.functions.direct]) {
       f.addToRolePolicy(
         new iam.PolicyStatement({

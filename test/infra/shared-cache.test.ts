@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { tempDir, writeTempFile } from '../support/keys';
 /** The shared token cache's resources (issue 10): real synth with cdk-nag (AwsSolutions, Serverless, Control Tower). */
 describe('a config with cache.shared deploys the table, least-privilege grants and an alarm', () => {
   let template: Template;
+  let outdir: string;
   beforeAll(() => {
     const config = JSON.parse(readFileSync('config/example.json', 'utf8'));
     config.cache = { shared: {} };
@@ -15,8 +17,9 @@ describe('a config with cache.shared deploys the table, least-privilege grants a
       'aws:cdk:bundling-stacks': [],
       config: writeTempFile('config.json', JSON.stringify(config)),
     };
-    const built = buildApp(context, new App({ context, outdir: tempDir('cdk-out-') }));
-    built.app.synth(); // throws on any unacknowledged finding
+    outdir = tempDir('cdk-out-');
+    const built = buildApp(context, new App({ context, outdir }));
+    built.app.synth(); // throws on any unacknowledged finding (cdk-nag and Control Tower alike)
     template = Template.fromStack(built.stack);
   }, 120_000);
 
@@ -29,6 +32,20 @@ describe('a config with cache.shared deploys the table, least-privilege grants a
       SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false },
     });
+  });
+
+  it("meets Control Tower's controls, point-in-time recovery acknowledged with its reason (a cache)", () => {
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
+    const guard = report.pluginReports.find(
+      (p: { pluginName: string }) => p.pluginName === 'cdk-validator-cfnguard',
+    );
+    expect(guard.violations).toEqual([]);
+    const pitr = guard.suppressedViolations.filter(
+      (v: { ruleName: string }) => v.ruleName === 'dynamodb_table_pitr_enabled_check',
+    );
+    expect(pitr).toHaveLength(1);
+    expect(JSON.stringify(pitr[0])).toMatch(/TokenCache/);
+    expect(JSON.stringify(pitr[0])).toMatch(/point-in-time recovery buys nothing/);
   });
 
   it('the vending functions may get, put and update items of that table only, and the others nothing', () => {

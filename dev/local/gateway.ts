@@ -70,7 +70,7 @@ export class LocalGateway {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
-    if (!body) return tooLong(req, res);
+    if (!body) return tooLong(req);
     const target = req.url ?? '/';
     let url: URL;
     try {
@@ -293,17 +293,28 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 }
 
 /**
- * 413, then close the connection. The rest of an oversize body is never buffered: for at most a second
- * it is discarded (a lingering close, so the client reads the 413 instead of a reset), then the socket
- * is destroyed.
+ * 413, then a lingering close. The answer is written straight to the socket, which is half-closed; the
+ * rest of the body is read and discarded for at most a second, then the socket is destroyed. Answering
+ * through `res` would not do: Node's server destroys a `Connection: close` socket as soon as the answer
+ * is flushed, and a peer still sending gets a reset, which can discard the 413 before it reads it.
+ * Nothing of the body is buffered.
  */
-function tooLong(req: IncomingMessage, res: ServerResponse): void {
-  res.shouldKeepAlive = false;
-  res.once('finish', () => {
-    req.socket.end();
-    setTimeout(() => req.socket.destroy(), 1000).unref();
-  });
+function tooLong(req: IncomingMessage): void {
+  const socket = req.socket;
+  const body = JSON.stringify({ message: 'Request Too Long' });
+  socket.end(
+    [
+      'HTTP/1.1 413 Payload Too Large',
+      'Content-Type: application/json',
+      'x-amzn-ErrorType: RequestTooLongException',
+      `x-amzn-RequestId: ${randomUUID()}`,
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      'Connection: close',
+      '',
+      body,
+    ].join('\r\n'),
+  );
   req.on('data', () => {});
   req.resume();
-  apiGatewayError(res, 413, 'RequestTooLongException', 'Request Too Long');
+  setTimeout(() => socket.destroy(), 1000).unref();
 }

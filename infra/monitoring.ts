@@ -249,7 +249,9 @@ export class Monitoring extends Construct {
       metricNamespace: `${NAMESPACE}/Audit`,
       metricName: 'GatewayDenials',
       filterPattern: logs.FilterPattern.all(
-        logs.FilterPattern.numberValue('$.status', '=', 403),
+        // The access log format quotes every $context value, status included: compare it as the string it
+        // is (a numeric comparison against a JSON string may never match; test/integration/monitoring).
+        logs.FilterPattern.stringValue('$.status', '=', '403'),
         logs.FilterPattern.stringValue('$.integrationStatus', '=', '-'),
       ),
       metricValue: '1',

@@ -137,7 +137,7 @@ describe('production hardening of the synthesized stack', () => {
       expect(metric('GatewayDenials')).toHaveLength(1);
       template.hasResourceProperties('AWS::Logs::MetricFilter', {
         MetricTransformations: [Match.objectLike({ MetricName: 'GatewayDenials' })],
-        FilterPattern: Match.stringLikeRegexp('status = 403'),
+        FilterPattern: Match.stringLikeRegexp('status = "403"'),
       });
     });
 

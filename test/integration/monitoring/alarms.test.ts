@@ -208,6 +208,33 @@ describe('every alarm watches what the code writes', () => {
     expect(matchesFilter(pattern, line('200', '200'))).toBe(false);
   });
 
+  it('the saved Logs Insights queries over the vending logs name fields the audit lines have', () => {
+    const audit = [...scenario.issued!, ...scenario.denied!, ...scenario.unavailable!, ...scenario.rejected!];
+    const has = (path: string) =>
+      audit.some((line) => {
+        let at: Json | undefined = line;
+        for (const key of path.split('.'))
+          at = at !== null && typeof at === 'object' && !Array.isArray(at) ? at[key] : undefined;
+        return at !== undefined;
+      });
+    const queries = Object.values(template.findResources('AWS::Logs::QueryDefinition')).filter(
+      (q) => !String(q.Properties.Name).includes('key-checks'),
+    );
+    expect(queries.length).toBeGreaterThanOrEqual(5);
+    for (const query of queries) {
+      const text = query.Properties.QueryString as string;
+      const fields = [
+        ...(/^fields (.*)$/m.exec(text)?.[1]?.split(',') ?? []),
+        ...[...text.matchAll(/(?:filter|and) ([A-Za-z][\w.]*) (?:=|like)/g)].map((m) => m[1]!),
+        ...(/ by (.*)$/m.exec(text)?.[1]?.split(',') ?? []),
+      ]
+        .map((f) => f.trim())
+        .filter((f) => f && !f.startsWith('@'));
+      expect(fields.length, text).toBeGreaterThan(0);
+      for (const field of fields) expect(has(field), `${query.Properties.Name}: ${field}`).toBe(true);
+    }
+  });
+
   it('every alarm on an audit metric filter watches a metric a filter writes', () => {
     const written = new Set(
       Object.values(template.findResources('AWS::Logs::MetricFilter')).map(

@@ -56,6 +56,8 @@ export async function vendingHarness(
     emulator?: Partial<SnowflakeEmulatorOptions>;
     config?: (c: ConfigInput) => void;
     auditSink?: AuditSink;
+    /** The handlers' EMF metrics; default: a `TokenVendorTest` namespace. */
+    metrics?: Metrics;
   } = {},
 ): Promise<VendingHarness> {
   const kmsKey = fixtureKeyPair('kms');
@@ -194,7 +196,8 @@ export async function vendingHarness(
       options.auditSink?.info(message, attributes ?? {});
     },
   });
-  const metrics = new Metrics({ namespace: 'TokenVendorTest', serviceName: 'token-vendor' });
+  const metrics =
+    options.metrics ?? new Metrics({ namespace: 'TokenVendorTest', serviceName: 'token-vendor' });
   const deps = { vendor: () => runtime.vendor, audit, metrics, now: options.now };
   return {
     ...fx,

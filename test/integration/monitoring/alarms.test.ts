@@ -130,11 +130,15 @@ describe('every alarm watches what the code writes', () => {
     const built = buildApp(context, new App({ context, outdir: tempDir('cdk-out-') }));
     template = Template.fromStack(built.stack);
 
-    // The audit lines as Lambda writes them: Powertools Logger, the functions' service name.
-    h = await vendingHarness({ auditSink: new Logger({ serviceName: 'token-vendor' }) });
+    // The audit lines and EMF metrics as Lambda writes them: Powertools Logger with the functions'
+    // service name, and the `metrics` instance the Lambda entries use.
+    h = await vendingHarness({ auditSink: new Logger({ serviceName: 'token-vendor' }), metrics });
     const vend = (body: unknown, arn: string, remaining = 29_000) =>
       h.http(restEvent('/v1/tokens/postgres', body, arn), lambdaContext(remaining));
     scenario.issued = await printed(() =>
+      vend({ instance: 'reporting_server', username: 'reporting_user' }, ROLE_SESSION),
+    );
+    scenario.hit = await printed(() =>
       vend({ instance: 'reporting_server', username: 'reporting_user' }, ROLE_SESSION),
     );
     scenario.denied = await printed(() =>
@@ -251,7 +255,7 @@ describe('every alarm watches what the code writes', () => {
     for (const metric of watched) expect(written, metric).toContain(metric);
   });
 
-  it('every alarm on an EMF metric watches a metric the functions print, with its exact dimensions', async () => {
+  it('every alarm and dashboard graph on an EMF metric watches a metric the functions print, with its exact dimensions', async () => {
     // What the functions print: the audit metrics of a vend that fell back from the shared cache, and a
     // rotation check (both through the `metrics` instance the Lambda entries use).
     const fallback = {
@@ -260,6 +264,7 @@ describe('every alarm watches what the code writes', () => {
       cache: 'local-fallback',
     } as unknown as AuditRecord;
     const lines = [
+      ...Object.values(scenario).flat(),
       ...(await printed(async () => {
         recordMetrics(metrics, fallback);
         metrics.publishStoredMetrics();
@@ -280,6 +285,36 @@ describe('every alarm watches what the code writes', () => {
           .map((m) => [id, m.MetricStat!.Metric] as [string, MetricStat]);
       return [[id, { Namespace: p.Namespace, MetricName: p.MetricName, Dimensions: p.Dimensions }]];
     });
+    // And the dashboard's graphs: [namespace, name, dimension, value, …, options] in its JSON body.
+    const dashboard = Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!;
+    const body = JSON.parse(
+      (dashboard.Properties.DashboardBody['Fn::Join'][1] as unknown[])
+        .map((part) => (typeof part === 'string' ? part : 'token'))
+        .join(''),
+    ) as { widgets: { properties: { metrics?: unknown[][] } }[] };
+    const graphed = body.widgets
+      .flatMap((w) => w.properties.metrics ?? [])
+      .map((m): [string, MetricStat] => {
+        const [namespace, name, ...rest] = m.filter((x) => typeof x === 'string') as string[];
+        const dims: Dimension[] = [];
+        for (let i = 0; i + 1 < rest.length; i += 2) dims.push({ Name: rest[i]!, Value: rest[i + 1]! });
+        return [`dashboard ${name}`, { Namespace: namespace!, MetricName: name!, Dimensions: dims }];
+      })
+      .filter(([, m]) => m.Namespace === 'TokenVendor');
+    expect(graphed.map(([, m]) => m.MetricName).sort()).toEqual(
+      [
+        'CacheHits',
+        'KeyChecksFailed',
+        'KeysNotRegistered',
+        'KeysOverdue',
+        'KeysRotationDue',
+        'TokensIssued',
+        'UpstreamLatency',
+        'WorkloadIdentityMismatches',
+      ].sort(),
+    );
+    for (const [id, metric] of graphed)
+      expect(emitted(lines, metric), `${id}: ${JSON.stringify(metric)}`).toBe(true);
     const emf = watched.filter(([, m]) => m.Namespace === 'TokenVendor');
     // Not vacuous: the shared cache's fallbacks (two token types), the drift check's three and four key checks.
     expect(emf.map(([, m]) => m.MetricName).sort()).toEqual(

@@ -18,10 +18,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { apiGatewayModel } from '../lambda/api/openapi';
 import { ROUTES, TOKEN_TYPES } from '../lambda/api/routes';
-import { sealConfig } from '../lambda/config/deployed';
 import { ConfigError } from '../lambda/config/errors';
 import { parseConfig } from '../lambda/config/load';
 import type { Config, KeySource } from '../lambda/config/schema';
+import { sealConfig } from '../lambda/config/sealed';
 import { SNOWFLAKE_WIF_AUDIENCE } from '../lambda/snowflake/workload-identity';
 import { kmsKeyResource, secretResource } from './arns';
 import { ExampleStateMachine } from './example-state-machine';
@@ -191,7 +191,7 @@ export class TokenVendor extends Construct {
     };
 
     // The validated config ships inside each function's code as config.json (no env-var size limit),
-    // sealed: the functions use it without building the schema at every cold start (config/deployed.ts).
+    // sealed: the functions use it without building the schema at every cold start (config/sealed.ts).
     // Bundling copies it into each asset; it lives in the cloud assembly directory (cdk.out), so it goes
     // wherever the synth output goes and leaves nothing in the system temp folder.
     const outdir = Stage.of(this)?.outdir ?? mkdtempSync(join(tmpdir(), 'token-vendor-config-'));

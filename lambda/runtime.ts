@@ -294,7 +294,7 @@ function sharedCache(
 /**
  * Read the config the function was deployed with: `TOKEN_VENDOR_CONFIG_FILE` (the CDK stack ships the
  * config it validated at synth as `config.json` in the function's code, so it has no size limit and a
- * change deploys a new version; see config/deployed.ts) or `TOKEN_VENDOR_CONFIG` (JSON, for local use).
+ * change deploys a new version; see config/sealed.ts) or `TOKEN_VENDOR_CONFIG` (JSON, for local use).
  */
 export async function configFromEnvironment(
   env: Readonly<Record<string, string | undefined>> = process.env,

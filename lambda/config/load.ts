@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { isSealed, unseal } from './deployed';
 import { ConfigError } from './errors';
 import { formatIssues } from './issues';
 import { type Config, ConfigSchema } from './schema';
+import { isSealed, unseal } from './sealed';
 
 export { ConfigError } from './errors';
 
 /**
  * Validate a config document (already parsed from JSON) and apply defaults. A config the stack sealed
- * at synth (a deployed function's `config.json`, see deployed.ts) is unsealed and validated again.
+ * at synth (a deployed function's `config.json`, see sealed.ts) is unsealed and validated again.
  *
  * @example
  * ```ts

@@ -2,7 +2,7 @@ import { instanceKey } from './instance-key';
 import type { Config } from './schema';
 
 // Derived from a validated config, without the schema: the Lambda entries use these on a config CDK
-// validated at synth (see deployed.ts) and never build the zod schema.
+// validated at synth (see sealed.ts) and never build the zod schema.
 
 /**
  * How many distinct tokens the grants allow: Postgres (connection, instance, user), JWT connections and

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VALIDATED_CONFIG_FORMAT } from '../../lambda/config/deployed';
+import { VALIDATED_CONFIG_FORMAT } from '../../lambda/config/sealed';
 import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../support/emulator';
 import { lambdaContext, ROLE_SESSION, restEvent } from '../support/events';
 import { tempDir, writeTempFile } from '../support/keys';

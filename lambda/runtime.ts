@@ -96,31 +96,24 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const clients: SignerClients = { secretsManager, kms, env: options.env, now: options.now };
   const connections = new Map<string, SnowflakeConnection>();
   const assertionSigners = new Map<string, Signer>();
-  const stsClients = new Map<string, Promise<STSClient>>();
+  // One STS client per region, made on first use; a failed attempt is not kept.
+  const stsClients = new Map<string, () => Promise<STSClient>>();
   const stsFor = (region: string | undefined): Promise<STSClient> => {
     const key = region ?? '';
     let client = stsClients.get(key);
     if (!client) {
-      client = Promise.resolve(
-        options.sts
-          ? options.sts(region)
-          : loadSts().then(
-              ({ STSClient }) =>
-                // A hung STS call must not hold a vend until the function times out.
-                new STSClient({
-                  ...(region ? { region } : {}),
-                  requestHandler: {
-                    connectionTimeout: 2000,
-                    requestTimeout: 5000,
-                    throwOnRequestTimeout: true,
-                  },
-                }),
-            ),
-      );
-      client.catch(() => stsClients.delete(key));
+      client = lazyRetrying(async () => {
+        if (options.sts) return options.sts(region);
+        const { STSClient } = await loadSts();
+        // A hung STS call must not hold a vend until the function times out.
+        return new STSClient({
+          ...(region ? { region } : {}),
+          requestHandler: { connectionTimeout: 2000, requestTimeout: 5000, throwOnRequestTimeout: true },
+        });
+      });
       stsClients.set(key, client);
     }
-    return client;
+    return client();
   };
   const webIdentityToken =
     (identity: WorkloadIdentity): GetWebIdentityToken =>

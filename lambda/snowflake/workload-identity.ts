@@ -113,7 +113,7 @@ export class WorkloadIdentityAuthenticator implements SqlApiAuthenticator {
       }
       const fetchedAt = now();
       const expiresAt = answer.Expiration?.getTime() ?? fetchedAt + options.lifetimeSeconds * 1000;
-      const margin = Math.max(60_000, ((expiresAt - fetchedAt) * 1) / 5);
+      const margin = Math.max(60_000, (expiresAt - fetchedAt) / 5);
       return {
         bearer: `WIF.AWS.${token}`,
         tokenType: 'WORKLOAD_IDENTITY_FEDERATION',

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { type EncryptionContext, openWithDataKey, sealWithDataKey } from '../api/envelope';
+import { type EncryptionContext, openWithDataKey } from '../api/envelope';
 import { loadDynamoDb, loadKms } from '../aws/sdk';
 import { DeadlineExceededError } from '../single-flight';
+import { envelopeToken } from './envelope';
 
 /** How the shared level answered: a token another container minted, one this caller minted, or none. */
 export type SharedOutcome = 'shared-hit' | 'miss' | 'local-fallback';
@@ -240,20 +241,10 @@ export class SharedTokenCache {
     value: T,
     codec: Codec<T>,
   ): Promise<void> {
-    const { GenerateDataKeyCommand } = await loadKms();
-    const dataKey = await this.#call('kms:GenerateDataKey', async () =>
-      (await this.#options.kms()).send(
-        new GenerateDataKeyCommand({
-          KeyId: this.#options.kmsKeyId,
-          KeySpec: 'AES_256',
-          EncryptionContext: context,
-        }),
-      ),
+    // Sealed as the direct entry seals its answers: a fresh data key, AES-256-GCM, bound to the context.
+    const sealed = await this.#call('kms:GenerateDataKey', async () =>
+      envelopeToken(await this.#options.kms(), this.#options.kmsKeyId, codec.encode(value), context),
     );
-    if (!dataKey.Plaintext || !dataKey.CiphertextBlob)
-      throw new StoreUnavailable('kms:GenerateDataKey', undefined);
-    const { encryptedToken, iv } = sealWithDataKey(dataKey.Plaintext, codec.encode(value), context);
-    dataKey.Plaintext.fill(0);
     const expiresAt = value.expiresAt.getTime();
     const { PutItemCommand } = await loadDynamoDb();
     await this.#call('dynamodb:PutItem', async () =>
@@ -262,9 +253,9 @@ export class SharedTokenCache {
           TableName: this.#options.tableName,
           Item: {
             pk: { S: pk },
-            sealed: { S: encryptedToken },
-            dataKey: { S: Buffer.from(dataKey.CiphertextBlob!).toString('base64') },
-            iv: { S: iv },
+            sealed: { S: sealed.encryptedToken },
+            dataKey: { S: sealed.encryptedDataKey },
+            iv: { S: sealed.iv },
             expiresAt: { N: String(expiresAt) },
             // DynamoDB deletes the entry (within a day or two) after it expires; reads check expiresAt anyway.
             ttl: { N: String(Math.ceil(expiresAt / 1000)) },

@@ -1,5 +1,5 @@
 import { readLiteral } from './sql-literal';
-import { resolveIdentifier } from './state';
+import { resolveIdentifier, snowflakeTimestamp } from './state';
 
 /**
  * External API Authentication security integrations (seed 002), as strictly as the emulator can tell:
@@ -443,7 +443,7 @@ export function executeIntegrationStatement(
         'SECURITY',
         String(i.enabled),
         i.comment ?? null,
-        i.createdOn.toISOString().replace('T', ' ').replace('Z', ' +0000'),
+        snowflakeTimestamp(i.createdOn),
       ]),
     };
   }

@@ -68,6 +68,11 @@ export interface InstanceSpec {
   readonly usageRoles?: readonly string[];
 }
 
+/** A time as SHOW and DESC print it: `2026-11-30 01:02:03.456 +0000`. */
+export function snowflakeTimestamp(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', ' +0000');
+}
+
 /** Uppercase unless double-quoted, as Snowflake resolves identifiers. */
 export function resolveIdentifier(name: string): string {
   return name.length >= 2 && name.startsWith('"') && name.endsWith('"')

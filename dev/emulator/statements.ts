@@ -8,6 +8,7 @@ import {
   type IssuedPostgresToken,
   publicKeyBodyOf,
   resolveIdentifier,
+  snowflakeTimestamp,
 } from './state';
 
 /** A column of a jsonv2 result set, as the SQL API describes it. */
@@ -274,17 +275,22 @@ function generatePostgresToken(
   };
 }
 
+/** Snowflake's answer for a user that does not exist, or that this session may not see. */
+function userNotFound(label: string, name: string): StatementOutcome {
+  return error(
+    label,
+    '002003',
+    '02000',
+    `SQL compilation error:\nUser '${name}' does not exist or not authorized.`,
+  );
+}
+
 function describeUser(name: string, ctx: ExecutionContext): StatementOutcome {
   const target = ctx.users.get(name);
   if (!target || (target !== ctx.user && !target.keyAdminRoles.has(ctx.role))) {
-    return error(
-      'desc-user',
-      '002003',
-      '02000',
-      `SQL compilation error:\nUser '${name}' does not exist or not authorized.`,
-    );
+    return userNotFound('desc-user', name);
   }
-  const time = (d?: Date) => (d ? d.toISOString().replace('T', ' ').replace('Z', ' +0000') : 'null');
+  const time = (d?: Date) => (d ? snowflakeTimestamp(d) : 'null');
   const rows: [string, string][] = [
     ['NAME', target.name],
     ['LOGIN_NAME', target.name],
@@ -319,14 +325,8 @@ function describeUser(name: string, ctx: ExecutionContext): StatementOutcome {
 function showWorkloadIdentities(name: string, ctx: ExecutionContext): StatementOutcome {
   const target = ctx.users.get(name);
   if (!target || (target !== ctx.user && !target.keyAdminRoles.has(ctx.role))) {
-    return error(
-      'show-workload-identities',
-      '002003',
-      '02000',
-      `SQL compilation error:\nUser '${name}' does not exist or not authorized.`,
-    );
+    return userNotFound('show-workload-identities', name);
   }
-  const time = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', ' +0000');
   const rows = target.workloadIdentities.flatMap((identity) => {
     const arn = /^arn:([^:]+):iam::(\d{12}):(role|user)\/(?:.*\/)?([^/]+)$/.exec(identity.arn);
     if (!arn) return [];
@@ -336,7 +336,7 @@ function showWorkloadIdentities(name: string, ctx: ExecutionContext): StatementO
       type: arn[3] === 'user' ? 'IAM_USER' : 'IAM_ROLE',
       iamRole: arn[4],
     };
-    return [[identity.name, 'AWS', null, null, time(identity.createdOn), JSON.stringify(info)]];
+    return [[identity.name, 'AWS', null, null, snowflakeTimestamp(identity.createdOn), JSON.stringify(info)]];
   });
   return {
     kind: 'rows',
@@ -361,13 +361,7 @@ function alterUserKey(
   ctx: ExecutionContext,
 ): StatementOutcome {
   const target = ctx.users.get(name);
-  if (!target)
-    return error(
-      'alter-user',
-      '002003',
-      '02000',
-      `SQL compilation error:\nUser '${name}' does not exist or not authorized.`,
-    );
+  if (!target) return userNotFound('alter-user', name);
   if (!target.keyAdminRoles.has(ctx.role)) {
     return error(
       'alter-user',

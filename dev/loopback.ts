@@ -1,25 +1,57 @@
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * Listen on 127.0.0.1 (never another interface) and return the base URL; port 0 picks a free one.
- * The dev servers (emulator, gateway, STS) all start this way.
+ * An HTTP server of the dev stack (emulator, gateway, STS), listening on 127.0.0.1 and never another
+ * interface. A subclass answers requests (`handle`) and says how its service reports a crash
+ * (`crashed`, called only before any header went out).
  *
  * @example
  * ```ts
- * this.#url = await listenOnLoopback(this.#server, 0); // 'http://127.0.0.1:49152'
+ * class Echo extends LoopbackServer {
+ *   constructor() { super(0, 1000); }
+ *   protected async handle(req, res) { res.end('ok'); }
+ *   protected crashed(res) { res.writeHead(500).end(); }
+ * }
+ * const url = (await new Echo().listen()).url; // 'http://127.0.0.1:49152'
  * ```
  */
-export async function listenOnLoopback(server: Server, port: number): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+export abstract class LoopbackServer {
+  readonly #server: Server;
+  readonly #port: number;
+  #url = '';
 
-/** Close the server now: open keep-alive connections too, so a test's server never lingers. */
-export async function closeNow(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  /** `port` 0 picks a free one. */
+  protected constructor(port: number, keepAliveTimeout: number) {
+    this.#port = port;
+    this.#server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) this.crashed(res, error);
+      });
+    });
+    this.#server.keepAliveTimeout = keepAliveTimeout;
+  }
+
+  protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  protected abstract crashed(res: ServerResponse, error: unknown): void;
+
+  /** Base URL, e.g. `http://127.0.0.1:49152` (empty until `listen`). */
+  get url(): string {
+    return this.#url;
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#port, '127.0.0.1', () => resolve());
+    });
+    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  /** Close now: open keep-alive connections too, so a test's server never lingers. */
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
 }

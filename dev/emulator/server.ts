@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeNow, listenOnLoopback } from '../loopback';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackServer } from '../loopback';
 import { type Fault, FaultQueue } from './faults';
 import { type EmulatedIntegration, type IntegrationSpec, makeIntegration } from './integrations';
 import { verifySnowflakeJwt } from './jwt-verifier';
@@ -88,7 +88,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * await sf.close();
  * ```
  */
-export class SnowflakeEmulator {
+export class SnowflakeEmulator extends LoopbackServer {
   readonly faults = new FaultQueue();
   readonly requests: RecordedRequest[] = [];
   readonly executions: Execution[] = [];
@@ -106,10 +106,8 @@ export class SnowflakeEmulator {
   readonly #byRequestId = new Map<string, StoredStatement>();
   readonly #now: () => number;
   readonly #wif: WifVerifier;
-  readonly #server: Server;
-  #url = '';
-
   constructor(private readonly options: SnowflakeEmulatorOptions) {
+    super(options.port ?? 0, 1000);
     this.#now = options.now ?? Date.now;
     this.#wif = new WifVerifier(() => this.#now());
     this.#accounts = new Set([
@@ -123,32 +121,15 @@ export class SnowflakeEmulator {
       const integration = makeIntegration(spec, new Date(this.#now()));
       this.integrations.set(integration.name, integration);
     }
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((error: unknown) => {
-        if (!res.headersSent)
-          send(res, 500, { code: '000603', message: `Emulator internal error: ${(error as Error).message}` });
-      });
-    });
-    this.#server.keepAliveTimeout = 1000;
+  }
+
+  protected crashed(res: ServerResponse, error: unknown): void {
+    send(res, 500, { code: '000603', message: `Emulator internal error: ${(error as Error).message}` });
   }
 
   /** The OAuth token endpoint URL (also the audience JWT-bearer assertions must name). */
   get tokenEndpoint(): string {
-    return `${this.#url}/oauth/token`;
-  }
-
-  /** Base URL, e.g. `http://127.0.0.1:49152`. */
-  get url(): string {
-    return this.#url;
-  }
-
-  async listen(): Promise<this> {
-    this.#url = await listenOnLoopback(this.#server, this.options.port ?? 0);
-    return this;
-  }
-
-  close(): Promise<void> {
-    return closeNow(this.#server);
+    return `${this.url}/oauth/token`;
   }
 
   addUser(spec: UserSpec): EmulatedUser {
@@ -239,7 +220,7 @@ export class SnowflakeEmulator {
     this.executions.length = 0;
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const body = await readBody(req);
     const record: RecordedRequest = {

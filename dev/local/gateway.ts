@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { openApiDocument } from '../../lambda/api/openapi';
 import { ROUTES, tokenTypeOf } from '../../lambda/api/routes';
-import { closeNow, listenOnLoopback } from '../loopback';
+import { LoopbackServer } from '../loopback';
 import { type LocalCredential, verifySigV4 } from './sigv4';
 
 export type ProxyHandler = (
@@ -39,36 +39,19 @@ const MAX_PAYLOAD = 10 * 1024 * 1024;
  * const gw = await startLocalGateway({ handler, credentials: [demo], port: 8787 });
  * ```
  */
-export class LocalGateway {
-  readonly #server: Server;
+export class LocalGateway extends LoopbackServer {
   readonly #credentials: Map<string, LocalCredential>;
-  #url = '';
 
   constructor(private readonly options: LocalGatewayOptions) {
+    super(options.port ?? 8787, 5000);
     this.#credentials = new Map(options.credentials.map((c) => [c.accessKeyId, c]));
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch(() => {
-        if (!res.headersSent)
-          apiGatewayError(res, 500, 'InternalServerErrorException', 'Internal server error');
-      });
-    });
-    this.#server.keepAliveTimeout = 5000;
   }
 
-  get url(): string {
-    return this.#url;
+  protected crashed(res: ServerResponse): void {
+    apiGatewayError(res, 500, 'InternalServerErrorException', 'Internal server error');
   }
 
-  async listen(): Promise<this> {
-    this.#url = await listenOnLoopback(this.#server, this.options.port ?? 8787);
-    return this;
-  }
-
-  close(): Promise<void> {
-    return closeNow(this.#server);
-  }
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     if (!body) return tooLong(req);
     const target = req.url ?? '/';

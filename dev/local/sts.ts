@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, SignJWT } from 'jose';
-import { closeNow, listenOnLoopback } from '../loopback';
+import { LoopbackServer } from '../loopback';
 import { signedHeaders } from './gateway';
 import { type LocalCredential, verifySigV4 } from './sigv4';
 
@@ -51,44 +51,27 @@ const ALGORITHMS = new Set(['ES384', 'RS256']);
  * const client = new STSClient({ region: 'us-east-1', endpoint: sts.url, credentials: { accessKeyId, secretAccessKey } });
  * ```
  */
-export class LocalSts {
+export class LocalSts extends LoopbackServer {
   /** Set false to answer every call with OutboundWebIdentityFederationDisabledException. */
   federationEnabled = true;
   readonly issued: IssuedWebIdentityToken[] = [];
-  readonly #server: Server;
   readonly #credentials: Map<string, LocalCredential>;
   readonly #now: () => number;
   readonly #keys = new Map<string, { kid: string; privateKey: KeyObject; publicKey: KeyObject }>();
-  #url = '';
 
   constructor(private readonly options: LocalStsOptions) {
+    super(options.port ?? 0, 1000);
     this.#credentials = new Map(options.credentials.map((c) => [c.accessKeyId, c]));
     this.#now = options.now ?? Date.now;
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch(() => {
-        if (!res.headersSent) xmlError(res, 500, 'Receiver', 'InternalFailure', 'Internal failure.');
-      });
-    });
-    this.#server.keepAliveTimeout = 1000;
-  }
-
-  /** Base URL of the STS endpoint, e.g. `http://127.0.0.1:49152`. */
-  get url(): string {
-    return this.#url;
   }
 
   /** The issuer URL tokens carry in `iss` (its discovery document is at `/.well-known/openid-configuration`). */
   get issuer(): string {
-    return this.#url;
+    return this.url;
   }
 
-  async listen(): Promise<this> {
-    this.#url = await listenOnLoopback(this.#server, this.options.port ?? 0);
-    return this;
-  }
-
-  close(): Promise<void> {
-    return closeNow(this.#server);
+  protected crashed(res: ServerResponse): void {
+    xmlError(res, 500, 'Receiver', 'InternalFailure', 'Internal failure.');
   }
 
   /** Sign a token with this issuer's key as STS would, with any claims (tests forge the hostile ones). */
@@ -99,7 +82,7 @@ export class LocalSts {
       .sign(key.privateKey);
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sts');
     if (req.method === 'GET' && url.pathname === '/.well-known/openid-configuration') {
       return json(res, {

@@ -55,3 +55,24 @@ export abstract class LoopbackServer {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
+
+/**
+ * A request body of at most `maxBytes`, or undefined past it (a declared `Content-Length` over the limit
+ * is not read at all; a longer stream is drained, not kept).
+ */
+export function readBoundedBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) {
+    req.resume();
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > maxBytes ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LoopbackServer } from '../loopback';
+import { LoopbackServer, readBoundedBody } from '../loopback';
 import { type Fault, FaultQueue } from './faults';
 import { type EmulatedIntegration, type IntegrationSpec, makeIntegration } from './integrations';
 import { verifySnowflakeJwt } from './jwt-verifier';
@@ -222,7 +222,7 @@ export class SnowflakeEmulator extends LoopbackServer {
 
   protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const body = await readBody(req);
+    const body = (await readBoundedBody(req, MAX_BODY_BYTES))?.toString('utf8');
     const record: RecordedRequest = {
       method: req.method ?? 'GET',
       path: url.pathname,
@@ -574,17 +574,4 @@ function send(
       ...headers,
     })
     .end(body);
-}
-
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

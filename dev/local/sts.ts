@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, SignJWT } from 'jose';
-import { LoopbackServer } from '../loopback';
+import { LoopbackServer, readBoundedBody } from '../loopback';
 import { signedHeaders } from './gateway';
 import { type LocalCredential, verifySigV4 } from './sigv4';
 
@@ -110,7 +110,7 @@ export class LocalSts extends LoopbackServer {
     if (req.method !== 'POST' || url.pathname !== '/')
       return xmlError(res, 404, 'Sender', 'InvalidAction', 'Could not find operation for this request.');
 
-    const body = await readBody(req);
+    const body = await readBoundedBody(req, MAX_BODY_BYTES);
     if (!body) return xmlError(res, 413, 'Sender', 'RequestEntityTooLarge', 'Request body too large.');
     let verified: ReturnType<typeof verifySigV4>;
     try {
@@ -302,21 +302,4 @@ function xmlError(res: ServerResponse, status: number, type: string, code: strin
 function json(res: ServerResponse, value: unknown): void {
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.end(JSON.stringify(value));
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
-    req.resume();
-    return Promise.resolve(undefined);
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

@@ -515,6 +515,8 @@ export class TokenVendor extends Construct {
       );
       f.addEnvironment('TOKEN_VENDOR_CACHE_TABLE', table.tableName);
       f.addEnvironment('TOKEN_VENDOR_CACHE_KEY_ID', this.key.keyArn);
+      // Part of every entry's key: this stack's entries are its own, whatever else shares the table.
+      f.addEnvironment('TOKEN_VENDOR_CACHE_NAMESPACE', `${stack.stackId}/${this.node.addr}`);
     }
     return table;
   }

@@ -6,7 +6,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { AuditLog } from './audit/audit-log';
-import { loadDynamoDb, loadKms, loadSecretsManager, loadSts } from './aws/sdk';
+import { AWS_CLIENT_DEFAULTS, loadDynamoDb, loadKms, loadSecretsManager, loadSts } from './aws/sdk';
 import { readConfigText } from './config/deployed';
 import { ConfigError } from './config/errors';
 import type { Config, WorkloadIdentity } from './config/schema';
@@ -20,7 +20,7 @@ import {
   WorkloadIdentityAuthenticator,
   WorkloadIdentityError,
 } from './snowflake/workload-identity';
-import { SharedTokenCache } from './vending/shared-cache';
+import { type SharedCacheLimits, SharedTokenCache } from './vending/shared-cache';
 import { type SnowflakeConnection, TokenVendor } from './vending/vendor';
 import { warmFetch } from './warm';
 
@@ -34,6 +34,8 @@ export interface RuntimeOptions {
   readonly dynamodb?: () => DynamoDBClient | Promise<DynamoDBClient>;
   /** Told why the shared cache was bypassed (`dynamodb:GetItem`, `kms:Decrypt`, `lease-wait`, …). */
   readonly onSharedCacheFallback?: (reason: string, error?: unknown) => void;
+  /** The shared cache's bounds (default SHARED_CACHE_LIMITS); a test on a slow table widens them. */
+  readonly sharedCacheLimits?: Partial<SharedCacheLimits>;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -91,8 +93,9 @@ function lazyRetrying<T>(make: () => Promise<T>): () => Promise<T> {
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { config } = options;
   const secretsManager =
-    options.secretsManager ?? lazy(async () => new (await loadSecretsManager()).SecretsManagerClient({}));
-  const kms = options.kms ?? lazy(async () => new (await loadKms()).KMSClient({}));
+    options.secretsManager ??
+    lazy(async () => new (await loadSecretsManager()).SecretsManagerClient({ ...AWS_CLIENT_DEFAULTS }));
+  const kms = options.kms ?? lazy(async () => new (await loadKms()).KMSClient({ ...AWS_CLIENT_DEFAULTS }));
   const clients: SignerClients = { secretsManager, kms, env: options.env, now: options.now };
   const connections = new Map<string, SnowflakeConnection>();
   const assertionSigners = new Map<string, Signer>();
@@ -106,10 +109,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         if (options.sts) return options.sts(region);
         const { STSClient } = await loadSts();
         // A hung STS call must not hold a vend until the function times out.
-        return new STSClient({
-          ...(region ? { region } : {}),
-          requestHandler: { connectionTimeout: 2000, requestTimeout: 5000, throwOnRequestTimeout: true },
-        });
+        return new STSClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
       });
       stsClients.set(key, client);
     }
@@ -246,7 +246,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
 /**
  * The shared cache of a config that turns it on: the table and key from the environment the stack sets
- * (`TOKEN_VENDOR_CACHE_TABLE`, `TOKEN_VENDOR_CACHE_KEY_ID`), else from the config.
+ * (`TOKEN_VENDOR_CACHE_TABLE`, `TOKEN_VENDOR_CACHE_KEY_ID`), else from the config; the namespace of its
+ * entries from `TOKEN_VENDOR_CACHE_NAMESPACE` (the stack's id and the construct's address).
  */
 function sharedCache(
   config: Config,
@@ -266,21 +267,20 @@ function sharedCache(
   return new SharedTokenCache({
     tableName,
     kmsKeyId,
+    // The stack's identity (set by the construct): two stacks that share a table never share entries.
+    namespace: env.TOKEN_VENDOR_CACHE_NAMESPACE ?? '',
     leaseMs: settings.leaseSeconds * 1000,
     kms,
     dynamodb:
       options.dynamodb ??
       lazy(async () => {
         const { DynamoDBClient } = await loadDynamoDb();
-        // A slow table costs a vend at most this long before the vendor mints on its own.
-        return new DynamoDBClient({
-          ...(region ? { region } : {}),
-          maxAttempts: 2,
-          requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
-        });
+        // The cache also bounds each of its calls itself (SHARED_CACHE_LIMITS), whatever client it is given.
+        return new DynamoDBClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
       }),
     ...(options.now ? { now: options.now } : {}),
     ...(options.onSharedCacheFallback ? { onFallback: options.onSharedCacheFallback } : {}),
+    ...(options.sharedCacheLimits ? { limits: options.sharedCacheLimits } : {}),
   });
 }
 

@@ -21,3 +21,15 @@ export type Lazy<T> = T | (() => T | Promise<T>);
 export async function resolveLazy<T extends object>(value: Lazy<T>): Promise<T> {
   return typeof value === 'function' ? await (value as () => T | Promise<T>)() : value;
 }
+
+/**
+ * Timeouts for every AWS client the functions make: a connection that does not open in 1 s, or an answer
+ * that does not come in 2 s, fails the attempt instead of holding the request until the function's own
+ * timeout (25 s); two attempts at most. So a hung Secrets Manager, KMS or STS endpoint costs a request
+ * about 4 s and a clear 503, not a 500 at the function timeout. (The shared cache bounds its own calls
+ * tighter still: lambda/vending/shared-cache.ts.)
+ */
+export const AWS_CLIENT_DEFAULTS = {
+  maxAttempts: 2,
+  requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
+} as const;

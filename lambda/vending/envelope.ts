@@ -27,6 +27,7 @@ export async function envelopeToken(
   keyId: string,
   token: string,
   context: EncryptionContext,
+  options: { readonly abortSignal?: AbortSignal } = {},
 ): Promise<EnvelopedToken> {
   let key: Uint8Array;
   let encryptedKey: Uint8Array;
@@ -35,6 +36,7 @@ export async function envelopeToken(
     const { GenerateDataKeyCommand } = await loadKms();
     const answer = await kms.send(
       new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context }),
+      options.abortSignal ? { abortSignal: options.abortSignal } : {},
     );
     if (!answer.Plaintext || !answer.CiphertextBlob) throw new Error('KMS GenerateDataKey returned no key');
     key = answer.Plaintext;

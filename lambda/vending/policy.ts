@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { instanceKey } from '../config/instance-key';
 import type { Config, Connection, OAuthIntegration, PostgresInstance, Targets } from '../config/schema';
 import { NotAuthorizedError } from './errors';
@@ -60,7 +61,7 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
           tokenType: 'postgres',
           instance,
           username: request.username,
-          cacheKey: `postgres\u0000${instance.connection}\u0000${key}\u0000${request.username}`,
+          cacheKey: `postgres\u0000${instance.connection}\u0000${key}\u0000${request.username}\u0000${settingsDigest('sign-in', config.connections[instance.connection])}`,
           resolved: {
             connection: instance.connection,
             instance: instance.instance,
@@ -81,7 +82,7 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
           tokenType: 'snowflake-jwt',
           connectionName: request.connection,
           connection,
-          cacheKey: `jwt\u0000${request.connection}`,
+          cacheKey: `jwt\u0000${request.connection}\u0000${settingsDigest('jwt', connection)}`,
           resolved: { connection: request.connection },
         };
       }
@@ -105,7 +106,7 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
           integrationName: request.integration,
           integration,
           scopes,
-          cacheKey: `oauth\u0000${request.integration}\u0000${scopes.join(' ')}`,
+          cacheKey: `oauth\u0000${request.integration}\u0000${scopes.join(' ')}\u0000${settingsDigest('oauth', integration)}`,
           resolved: { integration: request.integration, scopes },
         };
       }
@@ -113,6 +114,78 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
     }
   }
   throw new NotAuthorizedError();
+}
+
+/**
+ * A digest of the settings that decide a target's token: who the vendor signs in to Snowflake as
+ * (account, user, role, session, API base URL, key pair or workload identity) and, for an OAuth token,
+ * whom it asks and as what. Part of the cache key, so a token minted under other settings is never
+ * served for these: a changed setting is a miss, in this container and in the shared cache. Where a key
+ * is (a path, a secret id) is left out for Postgres and OAuth tokens (a rotated or moved key signs in as
+ * the same user); a key-pair JWT is the key's own signature, so its key source is in. Computed once per
+ * settings object (the config is immutable): a cached vend pays a map lookup, not a hash.
+ */
+const digests = new WeakMap<object, Map<string, string>>();
+
+type DigestKind = 'sign-in' | 'jwt' | 'oauth';
+
+function settingsDigest(kind: DigestKind, settings: Connection | OAuthIntegration | undefined): string {
+  if (!settings) return '-';
+  let byKind = digests.get(settings);
+  if (!byKind) {
+    byKind = new Map();
+    digests.set(settings, byKind);
+  }
+  let digest = byKind.get(kind);
+  if (digest === undefined) {
+    digest = createHash('sha256')
+      .update(canonicalJson(deciding(kind, settings)))
+      .digest('base64url')
+      .slice(0, 22);
+    byKind.set(kind, digest);
+  }
+  return digest;
+}
+
+function deciding(kind: DigestKind, settings: Connection | OAuthIntegration): unknown {
+  if (kind === 'oauth') {
+    const i = settings as OAuthIntegration;
+    const { key: _key, ...assertion } = i.assertion ?? { key: undefined };
+    return {
+      grant: i.grant,
+      tokenEndpoint: i.tokenEndpoint,
+      clientAuthMethod: i.clientAuthMethod,
+      clientId: i.clientId,
+      assertion: i.assertion ? assertion : null,
+      accessTokenValiditySeconds: i.accessTokenValiditySeconds ?? null,
+    };
+  }
+  const c = settings as Connection;
+  const signIn = {
+    account: c.account,
+    user: c.user,
+    role: c.role ?? null,
+    warehouse: c.warehouse ?? null,
+    database: c.database ?? null,
+    schema: c.schema ?? null,
+    apiBaseUrl: c.apiBaseUrl ?? null,
+    signIn: c.workloadIdentity ? { workloadIdentity: c.workloadIdentity } : 'keypair',
+  };
+  return kind === 'jwt'
+    ? { ...signIn, key: c.key ?? null, jwtLifetimeSeconds: c.jwtLifetimeSeconds }
+    : signIn;
+}
+
+/** JSON with object keys sorted: the same settings give the same text, whatever order they were written in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value) ?? 'null';
 }
 
 // The union of a principal's grants depends only on the (immutable) config and the ARN: computed once.

@@ -23,15 +23,50 @@ export interface SharedTokenCacheOptions {
   readonly kmsKeyId: string;
   /** How long a minter holds a target; a lease of a dead container lapses after this. */
   readonly leaseMs: number;
+  /**
+   * Whose entries these are: part of every entry's key (and so of its seal). The stack sets its own
+   * identity, so two deployments that share one table never read each other's entries.
+   */
+  readonly namespace?: string;
   /** This container's id (random by default): the lease owner. */
   readonly owner?: string;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Called when the table or KMS fails and the vendor mints on its own (for metrics). */
   readonly onFallback?: (reason: string, error?: unknown) => void;
+  /** Bounds (defaults: {@link SHARED_CACHE_LIMITS}); tests shorten them. */
+  readonly limits?: Partial<SharedCacheLimits>;
 }
 
-/** The table's attributes. `pk` is a SHA-256 of the cache key: the table never names a target. */
+/** What the shared level may cost one vend before the vendor mints on its own. */
+export interface SharedCacheLimits {
+  /** One DynamoDB or KMS call: a call that has not answered by then counts as the store being down. */
+  readonly callTimeoutMs: number;
+  /** All of one vend's DynamoDB and KMS calls together (waiting for another container's mint not included). */
+  readonly awsBudgetMs: number;
+  /** DynamoDB calls one vend may make (reads while it waits included). */
+  readonly maxDynamoDbCalls: number;
+  /** Clock skew allowed between containers: a lease that ends later than now + lease + skew is not one of ours. */
+  readonly clockSkewMs: number;
+}
+
+/**
+ * The bounds every vend is held to: a slow or hung DynamoDB or KMS adds at most 1 s a call and 2 s in all
+ * to a request (then it mints on its own), and no vend makes more than 16 DynamoDB calls, whatever the
+ * table holds.
+ */
+export const SHARED_CACHE_LIMITS: SharedCacheLimits = {
+  callTimeoutMs: 1000,
+  awsBudgetMs: 2000,
+  maxDynamoDbCalls: 16,
+  clockSkewMs: 2000,
+};
+
+/**
+ * An entry as read, every attribute checked for its type: the table is not trusted (anyone who can write
+ * it can write anything), so an attribute of the wrong type is as good as absent. `pk` is a SHA-256 of
+ * the namespace and cache key: the table never names a target.
+ */
 interface Item {
   readonly sealed?: string;
   readonly dataKey?: string;
@@ -39,9 +74,16 @@ interface Item {
   readonly expiresAt?: number;
   readonly leaseOwner?: string;
   readonly leaseUntil?: number;
+  /**
+   * The entry's version as read, for the compare-and-set of the lease: a string, absent, or some other
+   * type (written by someone else).
+   */
+  readonly version:
+    | { readonly kind: 'string'; readonly value: string }
+    | { readonly kind: 'absent' | 'other' };
 }
 
-/** A DynamoDB or KMS failure: the cache is down, the vendor mints on its own. */
+/** A DynamoDB or KMS failure (or timeout): the cache is down, the vendor mints on its own. */
 class StoreUnavailable extends Error {
   constructor(
     readonly reason: string,
@@ -51,21 +93,46 @@ class StoreUnavailable extends Error {
   }
 }
 
+/** The shared level spent what one vend may spend on it (calls or time): mint on your own. */
+class BudgetSpent extends Error {
+  constructor(readonly reason: 'dynamodb-calls' | 'aws-time') {
+    super(reason);
+  }
+}
+
+class CallTimeout extends Error {
+  override readonly name = 'TimeoutError';
+  constructor(what: string, ms: number) {
+    super(`${what} did not answer within ${ms} ms`);
+  }
+}
+
 const CONTEXT_KEY = 'token-vendor:cache';
 /** Waiters poll the entry: first after about one mint's time, then less and less often (reads cost). */
 const POLL_FIRST_MS = 50;
-const POLL_MAX_MS = 500;
+const POLL_MAX_MS = 2000;
 /** Time kept for a caller's own mint when it stops waiting for another container's. */
 const OWN_MINT_RESERVE_MS = 3000;
+
+/** What one vend has spent on the shared level so far. */
+interface Spent {
+  dynamoDbCalls: number;
+  awsMs: number;
+}
 
 /**
  * The fleet-wide level of the token cache, on DynamoDB. An entry holds the token sealed with a KMS data
  * key (AES-256-GCM; encryption context = the entry's key hash, so a table reader learns nothing and a
  * sealed token cannot be moved to another entry), its expiry and a TTL attribute. A miss takes a lease
- * with a conditional write: one minter per target in the whole fleet; the others poll the entry and
- * take it when it lands, take the lease over when it lapses (its holder died), and never wait past
- * their deadline (they mint themselves in time). The table or KMS failing never fails a vend: the
- * caller mints on its own (`local-fallback`).
+ * with a compare-and-set on the entry's version: one minter per target in the whole fleet; the others
+ * poll the entry and take it when it lands, take the lease over when it lapses (its holder died), and
+ * never wait past their deadline or the lease's length (they mint themselves in time).
+ *
+ * Nothing in the table is trusted: an attribute of the wrong type counts as absent, a lease that ends
+ * later than a lease could is void, a token is served only if it opens under this entry's context and
+ * its own (sealed) expiry says it is fresh. Every call has a timeout and every vend a budget
+ * ({@link SHARED_CACHE_LIMITS}); the table or KMS failing, hanging or holding garbage never fails a vend:
+ * the caller mints on its own (`local-fallback`).
  *
  * @example
  * ```ts
@@ -77,12 +144,14 @@ export class SharedTokenCache {
   readonly #owner: string;
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #limits: SharedCacheLimits;
 
   constructor(options: SharedTokenCacheOptions) {
     this.#options = options;
     this.#owner = options.owner ?? randomUUID();
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#limits = { ...SHARED_CACHE_LIMITS, ...options.limits };
   }
 
   async get<T extends { readonly expiresAt: Date }>(
@@ -92,44 +161,59 @@ export class SharedTokenCache {
     codec: Codec<T>,
     deadline: number,
   ): Promise<{ value: T; outcome: SharedOutcome }> {
-    const pk = createHash('sha256').update(key).digest('hex');
+    const pk = sharedCacheKey(this.#options.namespace ?? '', key);
     const context: EncryptionContext = { [CONTEXT_KEY]: pk };
     const started = this.#now();
-    const stopWaitingAt = deadline - Math.min(OWN_MINT_RESERVE_MS, (deadline - started) / 2);
+    // A live holder stores its token or loses its lease within one lease: waiting longer is pointless.
+    const stopWaitingAt = Math.min(
+      deadline - Math.min(OWN_MINT_RESERVE_MS, (deadline - started) / 2),
+      started + this.#options.leaseMs + this.#limits.clockSkewMs,
+    );
+    const spent: Spent = { dynamoDbCalls: 0, awsMs: 0 };
     let poll = POLL_FIRST_MS;
+    let waitedOnLease = false;
     try {
       for (;;) {
-        const item = await this.#read(pk);
+        const item = await this.#read(pk, spent);
         const now = this.#now();
-        // A fresh token that does not open (altered, or sealed for another entry) counts as absent: the
-        // lease may then replace exactly that token (`unopenable`), never one that landed since.
-        let unopenable: string | undefined;
         if (item?.sealed && item.expiresAt !== undefined && item.expiresAt - now >= minRemainingMs) {
-          const value = await this.#open(item, context, codec);
+          const value = await this.#open(item, context, codec, spent);
           // The expiry attribute is not sealed: the token's own expiry, inside the seal, decides.
           if (value && value.expiresAt.getTime() - now >= minRemainingMs)
             return { value, outcome: 'shared-hit' };
-          unopenable = item.sealed;
         }
-        if (!item?.leaseUntil || item.leaseUntil <= now) {
-          if (await this.#acquire(pk, now, minRemainingMs, unopenable))
-            return { value: await this.#mintAndStore(pk, context, mint, codec), outcome: 'miss' };
-          // Another container took the lease, or its token landed: read what the entry holds now (the
-          // write that beat ours is already visible to a consistent read; no wait needed, but never spin
-          // past the point where this caller must mint for itself).
-          if (this.#now() < stopWaitingAt) continue;
+        // No token to serve. A lease is live only if it ends in the future and no later than a lease
+        // taken now could: a far-future `leaseUntil` (written by hand, or by a clock gone wrong) is void.
+        const leaseLive =
+          item?.leaseUntil !== undefined &&
+          item.leaseUntil > now &&
+          item.leaseUntil <= now + this.#options.leaseMs + this.#limits.clockSkewMs;
+        if (!leaseLive) {
+          if (waitedOnLease && item?.leaseUntil === undefined) {
+            // The holder we waited on gave its lease back without a token: its mint or its store failed.
+            // Mint now rather than queue behind the next holder (a hung KMS would fail each in turn).
+            this.#options.onFallback?.('lease-released');
+            return { value: await mint(), outcome: 'local-fallback' };
+          }
+          if (await this.#acquire(pk, item, now, spent))
+            return { value: await this.#mintAndStore(pk, context, mint, codec, spent), outcome: 'miss' };
+          // The entry changed since we read it (another container's lease or token): read it again, at
+          // once (the write that beat ours is visible to a consistent read), within the call budget.
+          continue;
         }
         if (now + poll >= stopWaitingAt) {
           // The holder is alive but slow (or our deadline is short): mint in time rather than wait.
           this.#options.onFallback?.('lease-wait');
           return { value: await mint(), outcome: 'local-fallback' };
         }
+        waitedOnLease = true;
         await this.#sleep(poll);
         poll = Math.min(POLL_MAX_MS, poll * 2);
       }
     } catch (error) {
-      if (!(error instanceof StoreUnavailable)) throw error;
-      this.#options.onFallback?.(error.reason, error.cause);
+      if (error instanceof BudgetSpent) this.#options.onFallback?.(error.reason);
+      else if (error instanceof StoreUnavailable) this.#options.onFallback?.(error.reason, error.cause);
+      else throw error;
       if (this.#now() >= deadline) throw new DeadlineExceededError();
       return { value: await mint(), outcome: 'local-fallback' };
     }
@@ -140,74 +224,104 @@ export class SharedTokenCache {
     context: EncryptionContext,
     mint: () => Promise<T>,
     codec: Codec<T>,
+    spent: Spent,
   ): Promise<T> {
     let value: T;
     try {
       value = await mint();
     } catch (error) {
-      await this.#release(pk).catch(() => {});
+      await this.#release(pk, spent).catch(() => {});
       throw error;
     }
-    // The token is minted: a failure to store it costs the fleet one more mint, never this caller its token.
-    await this.#store(pk, context, value, codec).catch(async (error: unknown) => {
-      this.#options.onFallback?.(
-        error instanceof StoreUnavailable ? error.reason : 'store',
-        error instanceof StoreUnavailable ? error.cause : error,
-      );
-      await this.#release(pk).catch(() => {}); // the others need not wait for the lease to lapse
+    // The token is minted: a failure to store it costs the fleet one more mint, never this caller its
+    // token, and never more than the vend's budget of time.
+    await this.#store(pk, context, value, codec, spent).catch(async (error: unknown) => {
+      const reason =
+        error instanceof StoreUnavailable
+          ? error.reason
+          : error instanceof BudgetSpent
+            ? error.reason
+            : 'store';
+      this.#options.onFallback?.(reason, error instanceof StoreUnavailable ? error.cause : error);
+      await this.#release(pk, spent).catch(() => {}); // the others need not wait for the lease to lapse
     });
     return value;
   }
 
-  async #read(pk: string): Promise<Item | undefined> {
+  async #read(pk: string, spent: Spent): Promise<Item | undefined> {
     const { GetItemCommand } = await loadDynamoDb();
-    const answer = await this.#call('dynamodb:GetItem', async () =>
-      (await this.#options.dynamodb()).send(
+    const answer = await this.#dynamodb('dynamodb:GetItem', spent, (dynamodb, abortSignal) =>
+      dynamodb.send(
         new GetItemCommand({
           TableName: this.#options.tableName,
           Key: { pk: { S: pk } },
           ConsistentRead: true,
         }),
+        { abortSignal },
       ),
     );
     const item = answer.Item;
     if (!item) return undefined;
-    const num = (name: string) => (item[name]?.N === undefined ? undefined : Number(item[name]!.N));
+    const str = (name: string) => {
+      const v = item[name]?.S;
+      return typeof v === 'string' && v !== '' ? v : undefined;
+    };
+    const num = (name: string) => {
+      const v = item[name]?.N;
+      const n = typeof v === 'string' ? Number(v) : Number.NaN;
+      return Number.isFinite(n) ? n : undefined;
+    };
+    const v = item.v;
+    const version: Item['version'] =
+      v === undefined
+        ? { kind: 'absent' }
+        : typeof v.S === 'string'
+          ? { kind: 'string', value: v.S }
+          : { kind: 'other' };
     return {
-      ...(item.sealed?.S ? { sealed: item.sealed.S } : {}),
-      ...(item.dataKey?.S ? { dataKey: item.dataKey.S } : {}),
-      ...(item.iv?.S ? { iv: item.iv.S } : {}),
+      ...(str('sealed') ? { sealed: str('sealed') } : {}),
+      ...(str('dataKey') ? { dataKey: str('dataKey') } : {}),
+      ...(str('iv') ? { iv: str('iv') } : {}),
       ...(num('expiresAt') === undefined ? {} : { expiresAt: num('expiresAt') }),
-      ...(item.leaseOwner?.S ? { leaseOwner: item.leaseOwner.S } : {}),
+      ...(str('leaseOwner') ? { leaseOwner: str('leaseOwner') } : {}),
       ...(num('leaseUntil') === undefined ? {} : { leaseUntil: num('leaseUntil') }),
+      version,
     };
   }
 
   /**
-   * The lease: a conditional write that succeeds for exactly one container while none holds it and no
-   * fresh token is there (a token written between our read and this write must be read, not minted again).
+   * The lease: a compare-and-set on the entry's version, so it succeeds for exactly one container, and
+   * only if the entry is still what this caller read and judged (no token to serve, no live lease). It
+   * never depends on how the other attributes are spelt: an entry of any shape can be leased.
    */
-  async #acquire(pk: string, now: number, minRemainingMs: number, unopenable?: string): Promise<boolean> {
+  async #acquire(pk: string, item: Item | undefined, now: number, spent: Spent): Promise<boolean> {
     const { UpdateItemCommand } = await loadDynamoDb();
+    const expected: { condition: string; values: Record<string, { S: string }> } =
+      item === undefined
+        ? { condition: 'attribute_not_exists(pk)', values: {} }
+        : item.version.kind === 'string'
+          ? { condition: 'v = :read', values: { ':read': { S: item.version.value } } }
+          : item.version.kind === 'absent'
+            ? { condition: 'attribute_not_exists(v)', values: {} }
+            : { condition: 'NOT attribute_type(v, :string)', values: { ':string': { S: 'S' } } };
     try {
-      await this.#call('dynamodb:UpdateItem', async () =>
-        (await this.#options.dynamodb()).send(
+      await this.#dynamodb('dynamodb:UpdateItem', spent, (dynamodb, abortSignal) =>
+        dynamodb.send(
           new UpdateItemCommand({
             TableName: this.#options.tableName,
             Key: { pk: { S: pk } },
-            UpdateExpression:
-              'SET leaseOwner = :owner, leaseUntil = :until, #ttl = if_not_exists(#ttl, :ttl)',
-            ConditionExpression: `(attribute_not_exists(leaseUntil) OR leaseUntil <= :now) AND (attribute_not_exists(expiresAt) OR expiresAt < :fresh${unopenable ? ' OR sealed = :unopenable' : ''})`,
+            UpdateExpression: 'SET leaseOwner = :owner, leaseUntil = :until, v = :v, #ttl = :ttl',
+            ConditionExpression: expected.condition,
             ExpressionAttributeNames: { '#ttl': 'ttl' },
             ExpressionAttributeValues: {
               ':owner': { S: this.#owner },
               ':until': { N: String(now + this.#options.leaseMs) },
-              ':now': { N: String(now) },
-              ':fresh': { N: String(now + minRemainingMs) },
-              ...(unopenable ? { ':unopenable': { S: unopenable } } : {}),
+              ':v': { S: randomUUID() },
               ':ttl': { N: String(Math.ceil((now + this.#options.leaseMs) / 1000) + 3600) },
+              ...expected.values,
             },
           }),
+          { abortSignal },
         ),
       );
       return true;
@@ -221,17 +335,20 @@ export class SharedTokenCache {
     }
   }
 
-  /** Give the lease back after a failed mint, so the next caller need not wait for it to lapse. */
-  async #release(pk: string): Promise<void> {
+  /** Give the lease back after a failed mint or store, so the next caller need not wait for it to lapse. */
+  async #release(pk: string, spent: Spent): Promise<void> {
     const { UpdateItemCommand } = await loadDynamoDb();
-    await (await this.#options.dynamodb()).send(
-      new UpdateItemCommand({
-        TableName: this.#options.tableName,
-        Key: { pk: { S: pk } },
-        UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
-        ConditionExpression: 'leaseOwner = :owner',
-        ExpressionAttributeValues: { ':owner': { S: this.#owner } },
-      }),
+    await this.#dynamodb('dynamodb:UpdateItem', spent, (dynamodb, abortSignal) =>
+      dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.#options.tableName,
+          Key: { pk: { S: pk } },
+          UpdateExpression: 'REMOVE leaseOwner, leaseUntil SET v = :v',
+          ConditionExpression: 'leaseOwner = :owner',
+          ExpressionAttributeValues: { ':owner': { S: this.#owner }, ':v': { S: randomUUID() } },
+        }),
+        { abortSignal },
+      ),
     );
   }
 
@@ -240,15 +357,18 @@ export class SharedTokenCache {
     context: EncryptionContext,
     value: T,
     codec: Codec<T>,
+    spent: Spent,
   ): Promise<void> {
     // Sealed as the direct entry seals its answers: a fresh data key, AES-256-GCM, bound to the context.
-    const sealed = await this.#call('kms:GenerateDataKey', async () =>
-      envelopeToken(await this.#options.kms(), this.#options.kmsKeyId, codec.encode(value), context),
+    const sealed = await this.#call('kms:GenerateDataKey', spent, async (abortSignal) =>
+      envelopeToken(await this.#options.kms(), this.#options.kmsKeyId, codec.encode(value), context, {
+        abortSignal,
+      }),
     );
     const expiresAt = value.expiresAt.getTime();
     const { PutItemCommand } = await loadDynamoDb();
-    await this.#call('dynamodb:PutItem', async () =>
-      (await this.#options.dynamodb()).send(
+    await this.#dynamodb('dynamodb:PutItem', spent, (dynamodb, abortSignal) =>
+      dynamodb.send(
         new PutItemCommand({
           TableName: this.#options.tableName,
           Item: {
@@ -257,33 +377,43 @@ export class SharedTokenCache {
             dataKey: { S: sealed.encryptedDataKey },
             iv: { S: sealed.iv },
             expiresAt: { N: String(expiresAt) },
+            v: { S: randomUUID() },
             // DynamoDB deletes the entry (within a day or two) after it expires; reads check expiresAt anyway.
             ttl: { N: String(Math.ceil(expiresAt / 1000)) },
           },
         }),
+        { abortSignal },
       ),
     );
   }
 
-  async #open<T>(item: Item, context: EncryptionContext, codec: Codec<T>): Promise<T | undefined> {
+  async #open<T>(
+    item: Item,
+    context: EncryptionContext,
+    codec: Codec<T>,
+    spent: Spent,
+  ): Promise<T | undefined> {
+    if (!item.dataKey || !item.iv) return undefined;
     const { DecryptCommand } = await loadKms();
     let Plaintext: Uint8Array | undefined;
     try {
-      ({ Plaintext } = await this.#call('kms:Decrypt', async () =>
+      ({ Plaintext } = await this.#call('kms:Decrypt', spent, async (abortSignal) =>
         (await this.#options.kms()).send(
           new DecryptCommand({
-            CiphertextBlob: Buffer.from(item.dataKey ?? '', 'base64'),
+            CiphertextBlob: Buffer.from(item.dataKey!, 'base64'),
             EncryptionContext: context,
             KeyId: this.#options.kmsKeyId,
           }),
+          { abortSignal },
         ),
       ));
     } catch (error) {
       // A data key that is not this entry's (moved, altered, another key): the entry is absent, and the
       // next mint overwrites it. Anything else is KMS being down.
       if (
-        (error as StoreUnavailable).cause instanceof Error &&
-        ((error as StoreUnavailable).cause as Error).name === 'InvalidCiphertextException'
+        error instanceof StoreUnavailable &&
+        error.cause instanceof Error &&
+        error.cause.name === 'InvalidCiphertextException'
       )
         return undefined;
       throw error;
@@ -292,7 +422,7 @@ export class SharedTokenCache {
     try {
       const text = openWithDataKey(Plaintext, {
         encryptedToken: item.sealed!,
-        iv: item.iv ?? '',
+        iv: item.iv,
         encryptionContext: context,
       });
       // An entry that does not open (altered, or moved from another key) is treated as absent.
@@ -304,13 +434,56 @@ export class SharedTokenCache {
     }
   }
 
-  async #call<R>(what: string, call: () => Promise<R>): Promise<R> {
+  /** A DynamoDB call, counted against the vend's call budget. */
+  async #dynamodb<R>(
+    what: string,
+    spent: Spent,
+    call: (dynamodb: DynamoDBClient, abortSignal: AbortSignal) => Promise<R>,
+  ): Promise<R> {
+    if (spent.dynamoDbCalls >= this.#limits.maxDynamoDbCalls) throw new BudgetSpent('dynamodb-calls');
+    spent.dynamoDbCalls += 1;
+    return this.#call(what, spent, async (abortSignal) => call(await this.#options.dynamodb(), abortSignal));
+  }
+
+  /**
+   * One AWS call with a timeout: the lesser of a call's and what is left of the vend's time budget. A
+   * call that runs out is aborted (the SDK closes its request) and counts as the store being down.
+   */
+  async #call<R>(what: string, spent: Spent, call: (abortSignal: AbortSignal) => Promise<R>): Promise<R> {
+    const timeoutMs = Math.min(this.#limits.callTimeoutMs, this.#limits.awsBudgetMs - spent.awsMs);
+    if (timeoutMs <= 0) throw new BudgetSpent('aws-time');
+    const controller = new AbortController();
+    const started = performance.now(); // real time, whatever clock the vendor is given
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new CallTimeout(what, timeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
     try {
-      return await call();
+      return await Promise.race([call(controller.signal), timedOut]);
     } catch (error) {
       throw new StoreUnavailable(what, error);
+    } finally {
+      clearTimeout(timer);
+      spent.awsMs += performance.now() - started;
     }
   }
+}
+
+/**
+ * The table's key of a cache key: a SHA-256 of the namespace (the stack) and the key, so the table never
+ * names a target and two stacks never address each other's entries.
+ *
+ * @example
+ * ```ts
+ * const pk = sharedCacheKey(process.env.TOKEN_VENDOR_CACHE_NAMESPACE ?? '', target.cacheKey);
+ * ```
+ */
+export function sharedCacheKey(namespace: string, key: string): string {
+  return createHash('sha256').update(`${namespace}\u0000${key}`).digest('hex');
 }
 
 /**

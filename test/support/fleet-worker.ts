@@ -4,6 +4,10 @@
  * boundary with the fleet's shared master key. It vends what the parent asks, concurrently, and answers
  * with each outcome.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { AWS_CLIENT_DEFAULTS } from '../../lambda/aws/sdk';
 import { parseConfig } from '../../lambda/config/load';
 import type { ConfigInput } from '../../lambda/config/schema';
 import { createRuntime } from '../../lambda/runtime';
@@ -17,35 +21,93 @@ interface Setup {
   readonly local: ConfigInput;
   readonly dynamoEndpoint: string;
   readonly masterKey: string;
+  /** The hostile-table modes: the KMS stand-in (a real KMSClient over HTTP) and an endpoint that hangs. */
+  readonly hostile?: { readonly kmsUrl: string; readonly hangingUrl: string; readonly noUsage: ConfigInput };
 }
 export interface VendMessage {
   readonly type: 'vend';
   readonly id: number;
-  readonly mode: 'shared' | 'shared-long-lease' | 'local';
+  readonly mode:
+    | 'shared'
+    | 'shared-long-lease'
+    | 'local'
+    /** Production clients and limits: KMS over HTTP (the stand-in), DynamoDB with the functions' timeouts. */
+    | 'hostile'
+    /** The same stack after its connection's role changed to one without USAGE on the instance. */
+    | 'hostile-no-usage'
+    /** Another stack that shares the table (and the KMS key). */
+    | 'hostile-other-stack'
+    /** DynamoDB's endpoint accepts connections and never answers. */
+    | 'dynamodb-hung';
   readonly usernames: readonly string[];
   readonly deadlineMs: number;
 }
-export type VendResult = { ok: true; cache: string; tokenId: string } | { ok: false; code: string };
+/** Each result also says how long the vend took and how many DynamoDB calls it made (coalesced: 0). */
+export type VendResult = ({ ok: true; cache: string; tokenId: string } | { ok: false; code: string }) & {
+  elapsedMs: number;
+  dynamoCalls: number;
+};
 
 const setup = JSON.parse(process.env.FLEET_SETUP ?? '{}') as Setup;
-const kms = fakeKms(Buffer.from(setup.masterKey, 'base64'));
+// The mock replaces every KMSClient's send in this process: a hostile fleet talks to its KMS stand-in
+// over HTTP instead, and has only the hostile modes.
+const kms = setup.hostile ? undefined : fakeKms(Buffer.from(setup.masterKey, 'base64'));
 const retry = { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 3 };
-const runtimes = {
+/** FLEET_DEBUG=1: each worker says why its shared cache fell back. */
+function debugFallback(reason: string, error?: unknown) {
+  if (process.env.FLEET_DEBUG)
+    process.stderr.write(`fallback ${reason} ${(error as Error)?.name}: ${(error as Error)?.message}\n`);
+}
+// Which vend a DynamoDB call belongs to: each vend runs in its own store, the client counts into it.
+const perVend = new AsyncLocalStorage<{ dynamoCalls: number }>();
+function counted(client: DynamoDBClient): DynamoDBClient {
+  const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as unknown as { send: (...args: unknown[]) => Promise<unknown> }).send = (...args) => {
+    const store = perVend.getStore();
+    if (store) store.dynamoCalls += 1;
+    return send(...args);
+  };
+  return client;
+}
+/** The functions' own client settings (timeouts, two attempts), pointed at a local endpoint. */
+const local = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+const hostileRuntime = (config: ConfigInput, namespace: string, dynamoEndpoint: string) => {
+  const kmsClient = new KMSClient({ ...AWS_CLIENT_DEFAULTS, ...local, endpoint: setup.hostile!.kmsUrl });
+  const dynamodb = counted(dynamoClient(dynamoEndpoint, AWS_CLIENT_DEFAULTS));
+  return createRuntime({
+    config: parseConfig(config),
+    kms: () => kmsClient,
+    dynamodb: () => dynamodb,
+    env: { TOKEN_VENDOR_CACHE_NAMESPACE: namespace },
+    retry,
+    onSharedCacheFallback: debugFallback,
+  });
+};
+const hostileRuntimes = setup.hostile
+  ? {
+      hostile: hostileRuntime(setup.shared, 'stack-a', setup.dynamoEndpoint),
+      'hostile-no-usage': hostileRuntime(setup.hostile.noUsage, 'stack-a', setup.dynamoEndpoint),
+      'hostile-other-stack': hostileRuntime(setup.shared, 'stack-b', setup.dynamoEndpoint),
+      'dynamodb-hung': hostileRuntime(setup.shared, 'stack-a', setup.hostile.hangingUrl),
+    }
+  : undefined;
+const runtimes: Partial<Record<VendMessage['mode'], ReturnType<typeof createRuntime>>> = hostileRuntimes ?? {
   shared: createRuntime({
     config: parseConfig(setup.shared),
-    kms: kms.client,
+    kms: kms!.client,
     dynamodb: () => dynamoClient(setup.dynamoEndpoint),
     retry,
-    onSharedCacheFallback: (reason, error) => {
-      if (process.env.FLEET_DEBUG)
-        process.stderr.write(`fallback ${reason} ${(error as Error)?.name}: ${(error as Error)?.message}\n`);
-    },
+    onSharedCacheFallback: debugFallback,
   }),
   'shared-long-lease': createRuntime({
     config: parseConfig(setup.sharedLongLease),
-    kms: kms.client,
+    kms: kms!.client,
     dynamodb: () => dynamoClient(setup.dynamoEndpoint),
     retry,
+    // dynalite is one Node process: hundreds of lease races queue there for seconds, where DynamoDB
+    // answers in milliseconds. These tests are about the protocol, not the time bounds (those have
+    // their own, with the production limits: test/e2e/fleet-hostile.test.ts).
+    sharedCacheLimits: { callTimeoutMs: 15_000, awsBudgetMs: 60_000, maxDynamoDbCalls: 1000 },
   }),
   local: createRuntime({ config: parseConfig(setup.local), retry }),
 };
@@ -53,18 +115,24 @@ const runtimes = {
 process.on('message', async (message: VendMessage) => {
   if (message.type !== 'vend') return;
   const runtime = runtimes[message.mode];
+  if (!runtime) throw new Error(`mode ${message.mode} needs the fleet's hostile setup`);
   const results = await Promise.all(
-    message.usernames.map(async (username): Promise<VendResult> => {
-      try {
-        const { audit } = await runtime.vendor.vend(
-          { kind: 'http', principalArn: ROLE_ARN },
-          { tokenType: 'postgres', instance: 'reporting_server', username },
-          { deadline: Date.now() + message.deadlineMs },
-        );
-        return { ok: true, cache: audit.cache, tokenId: audit.tokenId };
-      } catch (error) {
-        return { ok: false, code: (error as { code?: string }).code ?? (error as Error).name };
-      }
+    message.usernames.map((username) => {
+      const counts = { dynamoCalls: 0 };
+      return perVend.run(counts, async (): Promise<VendResult> => {
+        const started = performance.now();
+        const spent = () => ({ elapsedMs: Math.round(performance.now() - started), ...counts });
+        try {
+          const { audit } = await runtime.vendor.vend(
+            { kind: 'http', principalArn: ROLE_ARN },
+            { tokenType: 'postgres', instance: 'reporting_server', username },
+            { deadline: Date.now() + message.deadlineMs },
+          );
+          return { ok: true, cache: audit.cache, tokenId: audit.tokenId, ...spent() };
+        } catch (error) {
+          return { ok: false, code: (error as { code?: string }).code ?? (error as Error).name, ...spent() };
+        }
+      });
     }),
   );
   process.send?.({ type: 'result', id: message.id, results });

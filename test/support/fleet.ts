@@ -42,6 +42,8 @@ async function bundledWorker(): Promise<string> {
  */
 export interface Fleet {
   workers: ChildProcess[];
+  /** The configs the workers run ('shared' and its no-USAGE variant), to compute what they compute. */
+  readonly configs: { readonly shared: ConfigInput; readonly noUsage: ConfigInput };
   /** Ask one worker for `usernames`, concurrently; its results in order. */
   ask(
     worker: ChildProcess,
@@ -66,6 +68,8 @@ export async function startFleet(
     usernames: readonly string[];
     dynamoEndpoint: string;
     leaseSeconds?: number;
+    /** Turns on the hostile-table modes (see fleet-worker.ts). */
+    hostile?: { kmsUrl: string; hangingUrl: string };
   },
 ): Promise<Fleet> {
   const base = fixtureConfig(fx);
@@ -93,10 +97,16 @@ export async function startFleet(
     ...local,
     cache: { shared: { dynamodb: { tableName: CACHE_TABLE }, kmsKeyId: CACHE_KEY_ID, leaseSeconds: 30 } },
   };
+  // The same stack after its connection's role changed to one without USAGE on the instance.
+  const noUsage: ConfigInput = {
+    ...shared,
+    connections: { demo: { ...shared.connections!.demo!, role: 'NO_USAGE' } },
+  };
   const setup = JSON.stringify({
     shared,
     sharedLongLease,
     local,
+    ...(options.hostile ? { hostile: { ...options.hostile, noUsage } } : {}),
     dynamoEndpoint: options.dynamoEndpoint,
     masterKey: randomBytes(32).toString('base64'),
   });
@@ -134,6 +144,7 @@ export async function startFleet(
     });
   const fleet: Fleet = {
     workers,
+    configs: { shared, noUsage },
     ask,
     burst: async (members, mode, targets, callers) => {
       const perWorker = members.map(() => [] as string[]);

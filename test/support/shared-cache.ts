@@ -1,7 +1,12 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 
@@ -54,15 +59,21 @@ export async function startDynalite(): Promise<Dynalite> {
   };
 }
 
-export function dynamoClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint,
+/** A DynamoDB client for dynalite; `settings` replaces its retries and timeouts (the functions' own, say). */
+export function dynamoClient(
+  endpoint: string,
+  settings: Pick<DynamoDBClientConfig, 'maxAttempts' | 'requestHandler'> = {
     maxAttempts: 1,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     // dynalite is one Node process at ≈ 6 ms an operation: a burst of 800 containers × targets queues
     // there for seconds, where DynamoDB answers in milliseconds. The timeout measures the protocol, not dynalite.
     requestHandler: { connectionTimeout: 5000, requestTimeout: 15_000, throwOnRequestTimeout: true },
+  },
+): DynamoDBClient {
+  return new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    ...settings,
   });
 }
 

@@ -24,15 +24,17 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
   if (values.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(values.region))
     throw new UsageError(`serve: --region must be an AWS region such as us-east-1.`);
   const dir = values.dir ?? localDir(io.env);
-  // Before anything touches the directory: a second `serve` on a busy port must not replace the key and
-  // credentials of the stack that is running there.
-  await assertPortFree(Number(portText), dir);
+  // Every argument is checked before the port: a mistake in one is reported as itself, whether or not
+  // another stack holds the port (the tests run while `npm start` holds 8787).
   let credentials: { file: string; list: LocalCredential[] } | undefined;
   if (values.config !== undefined) {
     const file = values.credentials ?? join(dir, 'demo-credentials.json');
     const list = readCredentialsFile(file, 'serve', { principalRequired: true }) as LocalCredential[];
     credentials = { file, list };
   }
+  // Before anything touches the directory: a second `serve` on a busy port must not replace the key and
+  // credentials of the stack that is running there.
+  await assertPortFree(Number(portText), dir);
   try {
     makePrivateDirectory(dir);
   } catch (error) {

@@ -32,8 +32,8 @@ export const WifRefusal = {
 /**
  * Verifies `WIF.AWS.<jwt>` bearers as Snowflake does for the GetWebIdentityToken method: the issuer
  * must be one a user trusts (its `WORKLOAD_IDENTITY` ISSUER); the signature must verify against the
- * keys the issuer publishes (OIDC discovery, then `jwks_uri`); `aud` must be `snowflakecomputing.com`;
- * `iat`/`exp` must hold now (60 s skew, at most an hour apart); and the role ARN in the token (an
+ * keys the issuer publishes (OIDC discovery, then `jwks_uri`); `aud` must be `snowflakecomputing.com`
+ * and nothing else; `iat`/`exp` must hold now (`iat` not in the future, 60 s skew, at most an hour apart); and the role ARN in the token (an
  * assumed-role session ARN maps to its role) must be the user's registered ARN.
  *
  * @example
@@ -64,6 +64,10 @@ export class WifVerifier {
     } catch {
       return reject(WifRefusal.Malformed, 'the workload identity token is not a JWT');
     }
+    // One audience, Snowflake's. jose accepts a list that merely includes it; a token minted for several
+    // relying parties could be replayed by any of them, so the stricter reading refuses any other member.
+    if (Array.isArray(claims.aud) && (claims.aud.length !== 1 || claims.aud[0] !== WIF_AUDIENCE))
+      return reject(WifRefusal.WrongAudience, `the audience is not ${WIF_AUDIENCE} alone`);
     const issuer = claims.iss;
     if (typeof issuer !== 'string') return reject(WifRefusal.Malformed, 'the token has no issuer');
     const trusting = [...users.values()].filter((u) => u.workloadIdentities.some((w) => w.issuer === issuer));
@@ -99,6 +103,11 @@ export class WifVerifier {
     }
     const iat = claims.iat as number;
     const exp = claims.exp as number;
+    // jose checks `iat` only for its type (and its age when asked): a token issued in the future is
+    // refused here. Snowflake does not document its rule for WIF; this is the stricter reading, the same
+    // skew it allows a key-pair JWT's `iat`.
+    if (typeof iat !== 'number' || iat > this.now() / 1000 + ALLOWED_SKEW_SECONDS)
+      return reject(WifRefusal.Expired, 'the token is not yet valid (iat is in the future)');
     if (exp - iat > MAX_LIFETIME_SECONDS)
       return reject(WifRefusal.Expired, 'the token lives longer than an hour');
 

@@ -189,6 +189,28 @@ describe('keyless connections (workload identity federation) against the emulato
           return wif.sts.sign({ ...claims, iat: claims.iat - 1000, exp: claims.iat - 100 });
         },
       ],
+      ...[
+        ['+10 min', 600],
+        ['+1 day', 86_400],
+      ].map(
+        ([when, seconds]) =>
+          [
+            `a token issued in the future (${when})`,
+            '390434',
+            /not yet valid/,
+            () => {
+              const claims = validClaims();
+              const iat = claims.iat + (seconds as number);
+              return wif.sts.sign({ ...claims, iat, exp: iat + 900 });
+            },
+          ] as const,
+      ),
+      [
+        'an audience list with another member',
+        '390433',
+        /audience/,
+        () => wif.sts.sign({ ...validClaims(), aud: ['snowflakecomputing.com', 'example.com'] }),
+      ],
       ['foreign issuer', '390431', /issuer/, () => foreign.sign({ ...validClaims(), iss: foreign.issuer })],
       [
         'another role',

@@ -173,7 +173,7 @@ describe('keyless connections (workload identity federation) against the emulato
       expect(result.rows).toEqual([[KEYLESS_USER]]);
     });
 
-    it.each([
+    it.each<[string, string, RegExp, () => Promise<string>]>([
       [
         'wrong audience',
         '390433',
@@ -189,22 +189,21 @@ describe('keyless connections (workload identity federation) against the emulato
           return wif.sts.sign({ ...claims, iat: claims.iat - 1000, exp: claims.iat - 100 });
         },
       ],
-      ...[
-        ['+10 min', 600],
-        ['+1 day', 86_400],
-      ].map(
-        ([when, seconds]) =>
-          [
-            `a token issued in the future (${when})`,
-            '390434',
-            /not yet valid/,
-            () => {
-              const claims = validClaims();
-              const iat = claims.iat + (seconds as number);
-              return wif.sts.sign({ ...claims, iat, exp: iat + 900 });
-            },
-          ] as const,
-      ),
+      ...(
+        [
+          ['+10 min', 600],
+          ['+1 day', 86_400],
+        ] as const
+      ).map(([when, seconds]): [string, string, RegExp, () => Promise<string>] => [
+        `a token issued in the future (${when})`,
+        '390434',
+        /not yet valid/,
+        () => {
+          const claims = validClaims();
+          const iat = claims.iat + seconds;
+          return wif.sts.sign({ ...claims, iat, exp: iat + 900 });
+        },
+      ]),
       [
         'an audience list with another member',
         '390433',

@@ -2,10 +2,17 @@ import { readFileSync } from 'node:fs';
 import { App, CfnOutput, Tags, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import {
+  AwsSolutionsChecks,
+  HIPAASecurityChecks,
+  NIST80053R5Checks,
+  PCIDSS321Checks,
+  ServerlessChecks,
+} from 'cdk-nag';
 import { ROUTES } from '../lambda/api/routes';
 import { ConfigError, parseConfigText } from '../lambda/config/load';
 import { ControlTowerChecks } from './control-tower';
+import type { Trigger } from './monitoring';
 import { TokenVendorStack } from './stack';
 
 /** Context keys the app reads (`cdk synth -c key=value`), each a deploy-time choice, not code. */
@@ -22,6 +29,7 @@ export const CONTEXT_KEYS = [
   'tags',
   'allowLocalKeySources',
   'controlTowerChecks',
+  'reservedConcurrency',
 ] as const;
 
 /**
@@ -29,7 +37,7 @@ export const CONTEXT_KEYS = [
  * forgotten `-c config=` cannot deploy the example grants), `stackName`, `alarmEmail` (comma-separated),
  * `throttleRateLimit`/`throttleBurstLimit`, `logRetentionDays`, `rotationCheckSchedule` (`rate(…)` or
  * `cron(…)`), `exampleStateMachine` (true/false), `terminationProtection` (default true), `tags` (JSON
- * object), `controlTowerChecks` (default true: AWS Control Tower's proactive controls through cfn-guard). The config is validated by the same zod schema the Lambdas use; an invalid one, or a bad
+ * object), `controlTowerChecks` (default true: AWS Control Tower's proactive controls through cfn-guard), `reservedConcurrency` (false, or a JSON object by function). The config is validated by the same zod schema the Lambdas use; an invalid one, or a bad
  * context value, fails synth naming it. cdk-nag's AwsSolutions and Serverless packs check the result.
  *
  * @example
@@ -96,6 +104,7 @@ export function buildApp(context: Record<string, unknown> = {}, app = new App({ 
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
       throw new ConfigError(`Context alarmEmail: "${email}" is not an email address.`);
   const exampleStateMachine = flag('exampleStateMachine');
+  const reservedConcurrency = parseReservedConcurrency(get('reservedConcurrency'));
   const stack = new TokenVendorStack(app, String(get('stackName') ?? 'TokenVendor'), {
     config,
     alarmEmails,
@@ -108,6 +117,7 @@ export function buildApp(context: Record<string, unknown> = {}, app = new App({ 
       : {}),
     ...(exampleStateMachine !== undefined ? { exampleStateMachine } : {}),
     ...(flag('allowLocalKeySources') ? { allowLocalKeySources: true } : {}),
+    ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
     terminationProtection: flag('terminationProtection') ?? true,
     description: 'Token Vendor: short-lived Snowflake credentials for IAM principals',
   });
@@ -138,16 +148,45 @@ export function buildApp(context: Record<string, unknown> = {}, app = new App({ 
       });
     }
   }
-  // cdk-nag's AwsSolutions and Serverless packs, and AWS Control Tower's proactive controls (cfn-guard).
+  // cdk-nag's AwsSolutions and Serverless packs, the regulated teams' packs (NIST 800-53 R5, HIPAA
+  // Security, PCI DSS 3.2.1), and AWS Control Tower's proactive controls (cfn-guard).
   Validations.of(app).addPlugins(
     new AwsSolutionsChecks(app),
     new ServerlessChecks(app),
+    new NIST80053R5Checks(app),
+    new HIPAASecurityChecks(app),
+    new PCIDSS321Checks(app),
     // About 7 s per synth: on by default (cdk synth, cdk deploy); -c controlTowerChecks=false skips it.
     ...(flag('controlTowerChecks') === false
       ? []
       : [new ControlTowerChecks({ maxBuffer: 16 * 1024 * 1024 })]),
   );
   return { app, stack, config };
+}
+
+/**
+ * Context `reservedConcurrency`: `false` (reserve none), or a JSON object of whole numbers by function
+ * (`-c reservedConcurrency='{"http":200}'`; the others keep their defaults).
+ */
+function parseReservedConcurrency(value: unknown): Partial<Record<Trigger, number>> | false | undefined {
+  if (value === undefined) return undefined;
+  if (value === false || value === 'false') return false;
+  const usage =
+    'Context reservedConcurrency must be false or a JSON object such as {"http":200} (http, direct, rotation-check, rotate-key: 1 to 10000).';
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new ConfigError(usage);
+    }
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(usage);
+  const triggers: readonly string[] = ['http', 'direct', 'rotation-check', 'rotate-key'];
+  for (const [k, v] of Object.entries(parsed))
+    if (!triggers.includes(k) || !Number.isInteger(v) || (v as number) < 1 || (v as number) > 10_000)
+      throw new ConfigError(`${usage} Not ${JSON.stringify(k)}: ${JSON.stringify(v)}.`);
+  return parsed as Partial<Record<Trigger, number>>;
 }
 
 /** Context `tags`: a JSON object of string values (`-c tags='{"team":"data"}'`). */

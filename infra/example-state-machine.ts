@@ -1,10 +1,12 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { ManagedPolicyRole } from './managed-policy-role';
 
 export interface ExampleStateMachineProps {
   readonly direct: lambda.IFunction;
@@ -52,6 +54,9 @@ export class ExampleStateMachine extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      role: new ManagedPolicyRole(this, 'Role', {
+        assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
+      }),
       definitionBody: sfn.DefinitionBody.fromChainable(
         getToken.next(new sfn.Succeed(this, 'UseCredentials')),
       ),

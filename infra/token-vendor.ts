@@ -15,6 +15,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { apiGatewayModel } from '../lambda/api/openapi';
 import { ROUTES, TOKEN_TYPES } from '../lambda/api/routes';
@@ -26,6 +27,7 @@ import { SNOWFLAKE_WIF_AUDIENCE } from '../lambda/snowflake/workload-identity';
 import { kmsKeyResource, secretResource } from './arns';
 import { ExampleStateMachine } from './example-state-machine';
 import { AcknowledgeExpectedWildcards, acknowledge } from './expected-wildcards';
+import { ManagedPolicyRole } from './managed-policy-role';
 import { Monitoring, type PerTrigger, type Trigger } from './monitoring';
 
 export interface TokenVendorProps {
@@ -41,6 +43,13 @@ export interface TokenVendorProps {
   readonly exampleStateMachine?: boolean;
   /** Email addresses subscribed to the alarm topic. */
   readonly alarmEmails?: readonly string[];
+  /**
+   * Reserved concurrency per function: a ceiling (a flood of callers cannot take the account's whole
+   * concurrency, nor run up Snowflake and KMS without bound) and a floor (other functions cannot starve
+   * the vendor). Default {@link DEFAULT_RESERVED_CONCURRENCY}; `false` reserves none (an account whose
+   * concurrency quota is too low to reserve any).
+   */
+  readonly reservedConcurrency?: Partial<Record<Trigger, number>> | false;
   /** Lambda runtime; default nodejs22.x. */
   readonly runtime?: lambda.Runtime;
   /**
@@ -55,6 +64,17 @@ interface SecretRef {
   readonly secretId: string;
   readonly kmsKeyId?: string;
 }
+
+/**
+ * Reserved concurrency by default: the HTTP function matches the stage's default burst (100), the direct
+ * path half that, the scheduled and rotation functions two (one run at a time, and a retry).
+ */
+export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<Trigger, number>> = {
+  http: 100,
+  direct: 50,
+  'rotation-check': 2,
+  'rotate-key': 2,
+};
 
 /** The API's one stage. */
 const STAGE = 'prod';
@@ -88,6 +108,8 @@ export class TokenVendor extends Construct {
   readonly logGroups: PerTrigger<logs.LogGroup>;
   readonly monitoring: Monitoring;
   readonly #config: Config;
+  /** The reserved concurrency per function, or undefined when the deployment reserves none. */
+  readonly #reserved: Readonly<Record<Trigger, number>> | undefined;
   /** Where failed scheduled rotation checks land. */
   readonly deadLetters: sqs.Queue;
   /** The API's access log group (one JSON line per request, gateway refusals included). */
@@ -218,12 +240,23 @@ export class TokenVendor extends Construct {
           ),
         }
       : undefined;
+    if (vpcSettings?.createEndpoints && network) this.#endpoints(config, network.vpc, vpcSettings);
+    const reserved =
+      props.reservedConcurrency === false
+        ? undefined
+        : { ...DEFAULT_RESERVED_CONCURRENCY, ...props.reservedConcurrency };
+    this.#reserved = reserved;
+    for (const [trigger, n] of Object.entries(reserved ?? {}))
+      if (!Number.isInteger(n) || n < 1 || n > 10_000)
+        throw new ConfigError(
+          `reservedConcurrency.${trigger} must be a whole number from 1 to 10000, not ${n}.`,
+        );
     const fn = (
       trigger: Trigger,
       environment: Record<string, string> = {},
       timeout = Duration.seconds(25),
     ) => {
-      const role = new iam.Role(this, `${pascal(trigger)}Role`, {
+      const role = new ManagedPolicyRole(this, `${pascal(trigger)}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `Token Vendor ${trigger} function`,
       });
@@ -242,6 +275,7 @@ export class TokenVendor extends Construct {
         architecture: lambda.Architecture.ARM_64,
         memorySize: 512,
         timeout,
+        ...(reserved ? { reservedConcurrentExecutions: reserved[trigger] } : {}),
         role,
         logGroup: group,
         description: `Token Vendor: ${trigger}`,
@@ -432,6 +466,7 @@ export class TokenVendor extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.api = this.#restApi(props, this.accessLogs, retention);
+    this.#waf(this.api, retention);
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       functions: this.functions,
@@ -481,11 +516,13 @@ export class TokenVendor extends Construct {
       'AwsSolutions-DDB3',
       'Serverless-DynamoDBPointInTimeRecovery',
       'cdk-validator-cfnguard::dynamodb_table_pitr_enabled_check',
+      ...compliance('DynamoDBPITREnabled'),
+      ...compliance('DynamoDBInBackupPlan'),
     ])
       acknowledge(
         table,
         rule,
-        'A cache: losing it costs one mint per target (the vendor falls back to minting), so point-in-time recovery buys nothing.',
+        'A cache: losing it costs one mint per target (the vendor falls back to minting), so point-in-time recovery and backups buy nothing.',
       );
     for (const f of [this.functions.http, this.functions.direct]) {
       f.addToRolePolicy(
@@ -812,6 +849,123 @@ export class TokenVendor extends Construct {
     return api;
   }
 
+  /**
+   * The AWS endpoints the functions need inside a VPC without a NAT route to them (config
+   * `deployment.vpc.createEndpoints`): interface endpoints for Secrets Manager and KMS (STS too for
+   * keyless connections), HTTPS only from the functions' security groups; DynamoDB's gateway endpoint on
+   * the subnets' route tables for the shared cache. Snowflake itself is reached through the VPC's NAT or
+   * PrivateLink, which the VPC owner provides.
+   */
+  #endpoints(config: Config, vpc: ec2.IVpc, settings: NonNullable<Config['deployment']['vpc']>): void {
+    const group = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+      vpc,
+      description: 'Token Vendor: HTTPS from the functions to the AWS service endpoints',
+      allowAllOutbound: false,
+    });
+    for (const id of settings.securityGroupIds)
+      group.addIngressRule(ec2.Peer.securityGroupId(id), ec2.Port.tcp(443), 'Token Vendor functions');
+    const subnets = {
+      subnets: settings.subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(this, `EndpointSubnet${i}`, id)),
+    };
+    const keyless = Object.values(config.connections).some((c) => c.workloadIdentity);
+    const services: [string, ec2.InterfaceVpcEndpointAwsService][] = [
+      ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      ['Kms', ec2.InterfaceVpcEndpointAwsService.KMS],
+      ...(keyless
+        ? [['Sts', ec2.InterfaceVpcEndpointAwsService.STS] as [string, ec2.InterfaceVpcEndpointAwsService]]
+        : []),
+    ];
+    for (const [name, service] of services) {
+      new ec2.InterfaceVpcEndpoint(this, `${name}Endpoint`, {
+        vpc,
+        service,
+        subnets,
+        securityGroups: [group],
+        privateDnsEnabled: true,
+        open: false,
+      });
+    }
+    if (config.cache.shared) {
+      new ec2.CfnVPCEndpoint(this, 'DynamoDbEndpoint', {
+        vpcId: vpc.vpcId,
+        serviceName: `com.amazonaws.${Stack.of(this).region}.dynamodb`,
+        vpcEndpointType: 'Gateway',
+        routeTableIds: settings.routeTableIds,
+      });
+    }
+  }
+
+  /**
+   * AWS WAF on the stage (config `deployment.waf`): the web ACL named, or one made here that blocks a
+   * source IP past `rateLimit` requests in 5 minutes and logs to an encrypted log group with the
+   * credentials (Authorization, X-Amz-Security-Token) redacted.
+   */
+  #waf(api: apigw.RestApi, retention: logs.RetentionDays): void {
+    const settings = this.#config.deployment.waf;
+    if (!settings) return;
+    const stack = Stack.of(this);
+    let webAclArn = settings.webAclArn;
+    if (!webAclArn) {
+      const metric = (name: string) => ({
+        cloudWatchMetricsEnabled: true,
+        metricName: `TokenVendor${name}`,
+        sampledRequestsEnabled: false, // sampled requests would show callers' headers in the console
+      });
+      const acl = new wafv2.CfnWebACL(this, 'WebAcl', {
+        scope: 'REGIONAL',
+        description: 'Token Vendor: rate limit per source IP',
+        defaultAction: { allow: {} },
+        visibilityConfig: metric('WebAcl'),
+        rules: [
+          {
+            name: 'RateLimitPerSourceIp',
+            priority: 0,
+            action: { block: {} },
+            statement: {
+              rateBasedStatement: {
+                limit: settings.rateLimit,
+                aggregateKeyType: 'IP',
+                evaluationWindowSec: 300,
+              },
+            },
+            visibilityConfig: metric('RateLimited'),
+          },
+        ],
+      });
+      webAclArn = acl.attrArn;
+      // WAF delivers only to a log group whose name starts aws-waf-logs-.
+      const wafLogs = new logs.LogGroup(this, 'WafLogs', {
+        logGroupName: `aws-waf-logs-token-vendor-${Names.uniqueId(this).slice(-24)}`,
+        retention,
+        encryptionKey: this.key,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      wafLogs.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [`${wafLogs.logGroupArn}:*`],
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': stack.account },
+            ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:*` },
+          },
+        }),
+      );
+      new wafv2.CfnLoggingConfiguration(this, 'WafLogging', {
+        resourceArn: acl.attrArn,
+        logDestinationConfigs: [wafLogs.logGroupArn],
+        redactedFields: [
+          { singleHeader: { Name: 'authorization' } },
+          { singleHeader: { Name: 'x-amz-security-token' } },
+        ],
+      });
+    }
+    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
+      resourceArn: api.deploymentStage.stageArn,
+      webAclArn,
+    });
+  }
+
   /** Each acknowledged cdk-nag finding, with its reason. */
   #acknowledge(): void {
     const ack = acknowledge;
@@ -823,11 +977,21 @@ export class TokenVendor extends Construct {
     }
     for (const f of [this.functions.http, this.functions.direct, this.functions['rotate-key']]) {
       if (!f) continue;
-      ack(
-        f,
-        'Serverless-LambdaDLQ',
-        'Invoked synchronously only (API Gateway, Step Functions, Secrets Manager rotation): a failure returns to the caller, which retries; there is no event to keep.',
-      );
+      for (const id of ['Serverless-LambdaDLQ', ...compliance('LambdaDLQ')])
+        ack(
+          f,
+          id,
+          'Invoked synchronously only (API Gateway, Step Functions, Secrets Manager rotation): a failure returns to the caller, which retries; there is no event to keep.',
+        );
+    }
+    if (!this.#reserved) {
+      for (const f of Object.values(this.functions))
+        for (const id of compliance('LambdaConcurrency'))
+          ack(
+            f,
+            id,
+            'reservedConcurrency: false was chosen for this deployment (an account whose concurrency quota is too low to reserve any); the stage throttle still bounds the HTTP function.',
+          );
     }
     // Control Tower rules (cdk-validator-cfnguard), where the template is right and the rule cannot tell.
     for (const permission of this.node.findAll().filter((c) => c instanceof lambda.CfnPermission)) {
@@ -841,12 +1005,35 @@ export class TokenVendor extends Construct {
     }
     if (!this.#config.deployment.vpc) {
       for (const f of Object.values(this.functions))
-        ack(
-          f,
+        for (const id of [
           'cdk-validator-cfnguard::lambda_inside_vpc_check',
-          'VPC placement is optional (config deployment.vpc): the functions call only HTTPS APIs (Snowflake, Secrets Manager, KMS) and hold no network-reachable resource.',
-        );
+          ...compliance('LambdaInsideVPC'),
+        ])
+          ack(
+            f,
+            id,
+            'VPC placement is optional (config deployment.vpc): the functions call only HTTPS APIs (Snowflake, Secrets Manager, KMS) and hold no network-reachable resource.',
+          );
     }
+    if (!this.#config.deployment.waf)
+      for (const id of compliance('APIGWAssociatedWithWAF'))
+        ack(
+          this.api.deploymentStage,
+          id,
+          'WAF is optional (config deployment.waf): every method requires SigV4, the resource policy admits only granted principals, and the stage is throttled. Turn it on to rate-limit per source IP.',
+        );
+    for (const id of compliance('APIGWCacheEnabledAndEncrypted'))
+      ack(
+        this.api.deploymentStage,
+        id,
+        'Never cache at API Gateway: its cache key is not the caller, so a cache could hand one principal another’s token, and it would hold live tokens outside the vendor’s seal. The vendor caches per target after authorization.',
+      );
+    for (const id of compliance('APIGWSSLEnabled'))
+      ack(
+        this.api.deploymentStage,
+        id,
+        'Backend client certificates authenticate API Gateway to an HTTP backend; the only integration is a Lambda proxy, which API Gateway invokes through IAM, not over a TLS connection it could present a certificate on.',
+      );
     for (const id of [
       'AwsSolutions-SQS3',
       'Serverless-SQSRedrivePolicy',
@@ -895,6 +1082,14 @@ function refuseLocalKeySources(config: Config): void {
       `Invalid token vendor config for AWS: these sources work only on a developer's machine (use secretsManager or kms):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
     );
   }
+}
+
+/**
+ * A rule's ids in the regulated teams' cdk-nag packs (NIST 800-53 R5, HIPAA Security, PCI DSS 3.2.1),
+ * which share their rules: one acknowledgement, one reason, in all three.
+ */
+function compliance(rule: string): string[] {
+  return ['NIST.800.53.R5', 'HIPAA.Security', 'PCI.DSS.321'].map((pack) => `${pack}-${rule}`);
 }
 
 function pascal(value: string): string {

@@ -311,6 +311,35 @@ export const DeploymentSchema = z
         vpcId: z.string().check(z.regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id (vpc-…)')),
         subnetIds: z.array(z.string().check(z.regex(/^subnet-[0-9a-f]{8,17}$/))).check(z.minLength(1)),
         securityGroupIds: z.array(z.string().check(z.regex(/^sg-[0-9a-f]{8,17}$/))).check(z.minLength(1)),
+        /**
+         * Create the interface endpoints the functions then need (Secrets Manager, KMS; STS for keyless
+         * connections; DynamoDB for the shared cache) in these subnets, for a VPC without a NAT route to
+         * them. Default false: most VPCs already have them, and a second endpoint with private DNS fails.
+         */
+        createEndpoints: z._default(z.boolean(), false),
+        /** The subnets' route tables: with createEndpoints and the shared cache, DynamoDB's gateway endpoint goes there. */
+        routeTableIds: z._default(z.array(z.string().check(z.regex(/^rtb-[0-9a-f]{8,17}$/))), []),
+      }),
+    ),
+    /**
+     * AWS WAF on the API stage: an existing regional web ACL (`webAclArn`), or one the stack creates with
+     * a rate-based rule (`rateLimit` requests per source IP in any 5 minutes; default 1000) and logging
+     * (credentials redacted). Off by default: every request is SigV4-signed and the resource policy
+     * admits only granted principals.
+     */
+    waf: z.optional(
+      z.strictObject({
+        webAclArn: z.optional(
+          z
+            .string()
+            .check(
+              z.regex(
+                /^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/[\w-]{1,128}\/[0-9a-f-]{36}$/,
+                'must be a regional WAFv2 web ACL ARN',
+              ),
+            ),
+        ),
+        rateLimit: z._default(z.int().check(z.gte(10), z.lte(2_000_000_000)), 1000),
       }),
     ),
     /** Roles (state machines' execution roles) the direct-invoke function's resource policy names. */
@@ -420,6 +449,12 @@ export { cacheEntriesFor, grantableTargets } from './policy';
 type Report = (path: (string | number)[], message: string) => void;
 
 function crossReferences(config: Config, report: Report): void {
+  const vpc = config.deployment.vpc;
+  if (vpc?.createEndpoints && vpc.routeTableIds.length === 0 && config.cache.shared)
+    report(
+      ['deployment', 'vpc', 'routeTableIds'],
+      "createEndpoints with cache.shared needs the subnets' route tables (DynamoDB's gateway endpoint goes there)",
+    );
   const connections = new Set(Object.keys(config.connections));
   const seen = new Map<string, number>();
   config.postgresInstances.forEach((instance, i) => {

@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/build-app';
 import { tempDir, writeTempFile } from '../support/keys';
+import { rolePolicies } from '../support/template';
 
 /**
  * Production hardening (issue 12): each assertion here fails on the template before it. Real synth,
@@ -91,7 +92,7 @@ describe('production hardening of the synthesized stack', () => {
     });
 
     it('grants kms:Decrypt on the secrets’ customer-managed keys, only through Secrets Manager', () => {
-      const statements = resourcesOf(template, 'AWS::IAM::Policy').flatMap(
+      const statements = Object.values(rolePolicies(template)).flatMap(
         (p) => p.Properties.PolicyDocument.Statement as any[],
       );
       const viaSecretsManager = statements.filter((s) =>
@@ -169,10 +170,8 @@ describe('production hardening of the synthesized stack', () => {
       );
       expect(functions).toHaveLength(4);
       for (const f of functions) expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
-      const inline = resourcesOf(template, 'AWS::IAM::Policy').flatMap(
-        (p) => p.Properties.PolicyDocument.Statement,
-      );
-      expect(JSON.stringify(inline)).not.toContain('xray:');
+      const own = Object.values(rolePolicies(template)).flatMap((p) => p.Properties.PolicyDocument.Statement);
+      expect(JSON.stringify(own)).not.toContain('xray:');
     });
 
     it('sends a scheduled check that fails to an encrypted dead-letter queue', () => {
@@ -277,7 +276,7 @@ describe('production hardening of the synthesized stack', () => {
     });
 
     it('seals with data keys (any token size): the direct role may GenerateDataKey, not Encrypt', () => {
-      const statements = resourcesOf(direct, 'AWS::IAM::Policy')
+      const statements = Object.values(rolePolicies(direct))
         .filter((p) => JSON.stringify(p.Properties.Roles).includes('DirectRole'))
         .flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
       const kmsActions = statements

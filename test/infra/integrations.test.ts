@@ -4,6 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/build-app';
 import { tempDir, writeTempFile } from '../support/keys';
+import { rolePolicies } from '../support/template';
 
 type Statement = { Action: string | string[]; Resource: unknown };
 
@@ -27,7 +28,7 @@ describe('an OAuth integration that mirrors a Snowflake security integration', (
   }, 120_000);
 
   const rotateKeyStatements = () =>
-    Object.entries(template.findResources('AWS::IAM::Policy'))
+    Object.entries(rolePolicies(template))
       .filter(([id]) => id.startsWith('TokenVendorRotateKeyRole'))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
 

@@ -5,6 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/build-app';
 import { tempDir, writeTempFile } from '../support/keys';
+import { rolePolicies } from '../support/template';
 
 /** The shared token cache's resources (issue 10): real synth with cdk-nag (AwsSolutions, Serverless, Control Tower). */
 describe('a config with cache.shared deploys the table, least-privilege grants and an alarm', () => {
@@ -45,15 +46,15 @@ describe('a config with cache.shared deploys the table, least-privilege grants a
     );
     expect(pitr).toHaveLength(1);
     expect(JSON.stringify(pitr[0])).toMatch(/TokenCache/);
-    expect(JSON.stringify(pitr[0])).toMatch(/point-in-time recovery buys nothing/);
+    expect(JSON.stringify(pitr[0])).toMatch(/point-in-time recovery and backups buy nothing/);
   });
 
   it('the vending functions may get, put and update items of that table only, and the others nothing', () => {
-    const policies = Object.entries(template.findResources('AWS::IAM::Policy'));
+    const policies = Object.entries(rolePolicies(template));
     const holding = policies.filter(([, p]) => JSON.stringify(p).includes('dynamodb:'));
     expect(holding.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
-      'TokenVendorDirectRoleDefaultPolicy',
-      'TokenVendorHttpRoleDefaultPolicy',
+      'TokenVendorDirectRolePolicy',
+      'TokenVendorHttpRolePolicy',
     ]);
     for (const [, policy] of holding) {
       const statements = (
@@ -66,7 +67,7 @@ describe('a config with cache.shared deploys the table, least-privilege grants a
   });
 
   it('seals with the vendor key only under the cache context (non-vacuously), and tells the functions where', () => {
-    const sealing = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+    const sealing = Object.values(rolePolicies(template)).flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as { Condition?: Record<string, unknown> }[]).filter((s) =>
         JSON.stringify(s.Condition ?? {}).includes('kms:EncryptionContextKeys'),
       ),

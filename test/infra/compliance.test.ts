@@ -17,7 +17,6 @@ const build = (context: Record<string, unknown>) => {
   const all = { 'aws:cdk:bundling-stacks': [], controlTowerChecks: 'false', ...context };
   return buildApp(all, new App({ context: all, outdir: tempDir('cdk-out-') }));
 };
-// biome-ignore lint/suspicious/noExplicitAny: a JSON config edited in place
 const exampleWith = (edit: (c: any) => void) => {
   const config = JSON.parse(readFileSync('config/example.json', 'utf8'));
   edit(config);

@@ -10,7 +10,6 @@ import type { Template } from 'aws-cdk-lib/assertions';
  * const statements = Object.values(rolePolicies(template)).flatMap((p) => p.Properties.PolicyDocument.Statement);
  * ```
  */
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation resources as the assertions library returns them
 export function rolePolicies(template: Template): Record<string, any> {
   return Object.fromEntries(
     Object.entries(template.findResources('AWS::IAM::ManagedPolicy')).filter(([id]) =>

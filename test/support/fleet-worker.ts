@@ -53,6 +53,12 @@ const setup = JSON.parse(process.env.FLEET_SETUP ?? '{}') as Setup;
 // over HTTP instead, and has only the hostile modes.
 const kms = setup.hostile ? undefined : fakeKms(Buffer.from(setup.masterKey, 'base64'));
 const retry = { baseDelayMs: 10, maxDelayMs: 100, maxAttempts: 3 };
+/**
+ * The shared and shared-long-lease modes measure the protocol (one mint per target), not the time bounds:
+ * dynalite is one Node process, and hundreds of lease races queue there for seconds where DynamoDB
+ * answers in milliseconds. The hostile modes keep the production limits (test/e2e/fleet-hostile.test.ts).
+ */
+const PROTOCOL_LIMITS = { callTimeoutMs: 15_000, awsBudgetMs: 60_000, maxDynamoDbCalls: 1000 };
 /** FLEET_DEBUG=1: each worker says why its shared cache fell back. */
 function debugFallback(reason: string, error?: unknown) {
   if (process.env.FLEET_DEBUG)
@@ -98,16 +104,14 @@ const runtimes: Partial<Record<VendMessage['mode'], ReturnType<typeof createRunt
     dynamodb: () => dynamoClient(setup.dynamoEndpoint),
     retry,
     onSharedCacheFallback: debugFallback,
+    sharedCacheLimits: PROTOCOL_LIMITS,
   }),
   'shared-long-lease': createRuntime({
     config: parseConfig(setup.sharedLongLease),
     kms: kms!.client,
     dynamodb: () => dynamoClient(setup.dynamoEndpoint),
     retry,
-    // dynalite is one Node process: hundreds of lease races queue there for seconds, where DynamoDB
-    // answers in milliseconds. These tests are about the protocol, not the time bounds (those have
-    // their own, with the production limits: test/e2e/fleet-hostile.test.ts).
-    sharedCacheLimits: { callTimeoutMs: 15_000, awsBudgetMs: 60_000, maxDynamoDbCalls: 1000 },
+    sharedCacheLimits: PROTOCOL_LIMITS,
   }),
   local: createRuntime({ config: parseConfig(setup.local), retry }),
 };

@@ -16,7 +16,7 @@ interface Expected {
   readonly reason: string;
 }
 
-const FUNCTION_ROLE = /\/(Http|Direct|RotationCheck|RotateKey)Role\/Policy\/Resource$/;
+const FUNCTION_ROLE = /\/(Http|Direct|RotationCheck|RotateKey)Role\/Policy\d*\/Resource$/;
 
 const EXPECTED: readonly Expected[] = [
   {
@@ -44,13 +44,13 @@ const EXPECTED: readonly Expected[] = [
       'sts:GetWebIdentityToken has no resource type; the policy holds only it, limited to audience snowflakecomputing.com (non-vacuously) and the configured token lifetime.',
   },
   {
-    policy: /\/ExampleStateMachine\/Role\/Policy\/Resource$/,
+    policy: /\/ExampleStateMachine\/Role\/Policy\d*\/Resource$/,
     finding: () => /^Resource::<\w*DirectFunction\w*\.Arn>:\*$/,
     reason:
       'The state machine may invoke any version or alias of the direct-invoke function, and only that function.',
   },
   {
-    policy: /\/ExampleStateMachine\/Role\/Policy\/Resource$/,
+    policy: /\/ExampleStateMachine\/Role\/Policy\d*\/Resource$/,
     finding: () => /^Resource::\*$/,
     reason:
       'Step Functions log delivery (logs:CreateLogDelivery, …) and X-Ray support no resource-level permissions.',

@@ -109,6 +109,35 @@ describe('compliance packs and the settings they ask for', () => {
       );
   }, 60_000);
 
+  it('a config too large for one managed policy splits it: each part under IAM’s 6,144 characters, the function after all', () => {
+    const config = exampleWith((c) => {
+      for (let i = 0; i < 25; i += 1)
+        c.connections[`conn${i}`] = {
+          account: 'myorg-analytics',
+          user: `SVC${i}`,
+          key: {
+            secretsManager: {
+              secretId: `token-vendor/snowflake/connection-number-${i}`,
+              kmsKeyId: `arn:aws:kms:us-east-1:111122223333:key/aaaaaaaa-1111-2222-3333-4444444444${String(i).padStart(2, '0')}`,
+            },
+          },
+        };
+    });
+    const { app, stack } = build({ config });
+    app.synth();
+    const template = Template.fromStack(stack);
+    const http = Object.entries(template.findResources('AWS::IAM::ManagedPolicy')).filter(([id]) =>
+      id.startsWith('TokenVendorHttpRolePolicy'),
+    );
+    expect(http.length).toBeGreaterThan(1);
+    for (const [, p] of http) expect(JSON.stringify(p.Properties.PolicyDocument).length).toBeLessThan(6144);
+    // Every secret is granted somewhere in them
+    const granted = JSON.stringify(http.map(([, p]) => p.Properties.PolicyDocument));
+    for (let i = 0; i < 25; i += 1) expect(granted).toContain(`connection-number-${i}-`);
+    const [, fn] = functionsOf(template).find(([id]) => id.startsWith('TokenVendorHttpFunction'))!;
+    for (const [id] of http) expect(fn.DependsOn).toContain(id);
+  }, 60_000);
+
   describe('every network setting: VPC with its endpoints, WAF with a rate rule', () => {
     let template: Template;
     beforeAll(() => {

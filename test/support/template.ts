@@ -13,7 +13,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 export function rolePolicies(template: Template): Record<string, any> {
   return Object.fromEntries(
     Object.entries(template.findResources('AWS::IAM::ManagedPolicy')).filter(([id]) =>
-      /RolePolicy[0-9A-F]{8}$/.test(id),
+      /RolePolicy\d*[0-9A-F]{8}$/.test(id),
     ),
   );
 }

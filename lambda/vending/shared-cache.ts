@@ -52,13 +52,13 @@ export interface SharedCacheLimits {
 
 /**
  * The bounds every vend is held to: a slow or hung DynamoDB or KMS adds at most 1 s a call and 2 s in all
- * to a request (then it mints on its own), and no vend makes more than 16 DynamoDB calls, whatever the
+ * to a request (then it mints on its own), and no vend makes more than 20 DynamoDB calls, whatever the
  * table holds.
  */
 export const SHARED_CACHE_LIMITS: SharedCacheLimits = {
   callTimeoutMs: 1000,
   awsBudgetMs: 2000,
-  maxDynamoDbCalls: 16,
+  maxDynamoDbCalls: 20,
   clockSkewMs: 2000,
 };
 
@@ -110,7 +110,7 @@ class CallTimeout extends Error {
 const CONTEXT_KEY = 'token-vendor:cache';
 /** Waiters poll the entry: first after about one mint's time, then less and less often (reads cost). */
 const POLL_FIRST_MS = 50;
-const POLL_MAX_MS = 2000;
+const POLL_MAX_MS = 1000;
 /** Time kept for a caller's own mint when it stops waiting for another container's. */
 const OWN_MINT_RESERVE_MS = 3000;
 

@@ -19,7 +19,7 @@ import { CACHE_TABLE, type Dynalite, startDynalite } from '../support/shared-cac
  *
  * The bounds these tests hold the vendor to are the README's: a poisoned entry costs no waiting; a hung
  * DynamoDB or KMS adds at most SHARED_CACHE_LIMITS.awsBudgetMs (2 s) to a vend; no vend makes more than
- * SHARED_CACHE_LIMITS.maxDynamoDbCalls (16) DynamoDB calls.
+ * SHARED_CACHE_LIMITS.maxDynamoDbCalls (20) DynamoDB calls.
  */
 const CONTAINERS = 4;
 /** Time a local mint against the emulator may take on a loaded 2-core machine, on top of the bound. */

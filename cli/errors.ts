@@ -55,10 +55,33 @@ export function exitCodeFor(error: unknown): ExitCode {
   }
 }
 
-/** One line for stderr: `token-vendor: KEY_WRONG_PASSPHRASE: The passphrase does not …`. */
+/** The request id an error carries (the service's, for matching the audit record), if any. */
+function requestIdOf(error: unknown): string | undefined {
+  const id = (error as { requestId?: unknown } | undefined)?.requestId;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/**
+ * One line for stderr: `token-vendor: KEY_WRONG_PASSPHRASE: The passphrase does not …`, ending in
+ * `(request id …)` when the service answered, so the failure can be found in the audit trail.
+ */
 export function errorLine(error: unknown): string {
+  const id = requestIdOf(error);
+  const suffix = id ? ` (request id ${id})` : '';
   if (error instanceof TokenVendorError)
-    return `token-vendor: ${error.code}: ${error.message.replaceAll('\n', ' ')}`;
+    return `token-vendor: ${error.code}: ${error.message.replaceAll('\n', ' ')}${suffix}`;
   const message = error instanceof Error ? error.message : String(error);
-  return `token-vendor: ${message.replaceAll('\n', ' ')}`;
+  return `token-vendor: ${message.replaceAll('\n', ' ')}${suffix}`;
+}
+
+/** The same as one JSON object: `{"error":{"code":…,"message":…,"requestId":…}}`. */
+export function errorJson(error: unknown): string {
+  const id = requestIdOf(error);
+  return JSON.stringify({
+    error: {
+      code: error instanceof TokenVendorError ? error.code : 'ERROR',
+      message: error instanceof Error ? error.message : String(error),
+      ...(id ? { requestId: id } : {}),
+    },
+  });
 }

@@ -1,5 +1,5 @@
 import { VERSION } from '../lambda/version';
-import { errorLine, exitCodeFor, UsageError } from './errors';
+import { errorJson, errorLine, exitCodeFor, UsageError } from './errors';
 import { type CliIo, ExitCode } from './io';
 import { type CommandName, helpOf, isCommand, SPECS, usageOf } from './specs';
 
@@ -44,7 +44,7 @@ function help(): string {
  * ```
  */
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  const [name, ...args] = argv;
+  const [name, ...args] = commandFirst(argv);
   if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(help());
     return ExitCode.Ok;
@@ -69,7 +69,21 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const code = await (await COMMANDS[name]())(args, io);
     return typeof code === 'number' ? code : ExitCode.Ok;
   } catch (error) {
-    io.stderr.write(`${errorLine(error)}\n`);
+    // `--json` asked for JSON: the error is JSON too (on stderr), with its code and request id.
+    io.stderr.write(args.includes('--json') ? `${errorJson(error)}\n` : `${errorLine(error)}\n`);
     return exitCodeFor(error);
   }
+}
+
+/**
+ * Flags written before the command (`token-vendor --json get postgres …`) go after its arguments: the
+ * command is the first argument that names one. `--help` and `--version` stay where they are.
+ */
+function commandFirst(argv: string[]): string[] {
+  const [first] = argv;
+  if (first === undefined || !first.startsWith('-') || ['--help', '-h', '--version', '-V'].includes(first))
+    return argv;
+  const at = argv.findIndex((a) => isCommand(a));
+  // After everything else, so a command's own first word (`get postgres`) stays first.
+  return at > 0 ? [argv[at]!, ...argv.slice(at + 1), ...argv.slice(0, at)] : argv;
 }

@@ -28,6 +28,10 @@ export async function get(args: string[], io: CliIo): Promise<void> {
     `get ${kind}`,
   );
   const credentialsFile = values.credentials ?? local?.credentialsFile;
+  if (!values.endpoint && !io.env.TOKEN_VENDOR_ENDPOINT && !local && !credentialsFile)
+    throw new UsageError(
+      `get ${kind}: no local stack is running here (start one with "npm start"), and no --endpoint or TOKEN_VENDOR_ENDPOINT names a deployed Token Vendor.`,
+    );
   const client = new TokenVendorClient({
     endpoint,
     region: values.region ?? io.env.AWS_REGION ?? local?.region ?? 'us-east-1',
@@ -51,7 +55,15 @@ export async function get(args: string[], io: CliIo): Promise<void> {
             });
     io.stdout.write(values.json ? `${JSON.stringify(token, null, 2)}\n` : `${token.token}\n`);
   } catch (error) {
-    if (error instanceof TokenVendorClientError) throw new TokenVendorError(error.code, error.message);
+    if (error instanceof TokenVendorClientError)
+      throw Object.assign(new TokenVendorError(error.code, error.message), {
+        ...(error.requestId ? { requestId: error.requestId } : {}),
+      });
+    // The AWS default chain found nothing: say how to give credentials, not only that there are none.
+    if ((error as Error)?.name === 'CredentialsProviderError')
+      throw new UsageError(
+        `get ${kind}: no AWS credentials for ${endpoint}: pass --credentials FILE (a JSON file with accessKeyId and secretAccessKey) or set AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, …).`,
+      );
     throw error;
   }
 }

@@ -13,9 +13,16 @@ import { assertPortFree, localDir, removeStackFile, writeStackFile } from '../lo
  * commands that work exactly as printed.
  */
 export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
-  const { values } = parseCommand('serve', args);
-  // `npm start --port N` (without `--`) reaches us as npm's config variable npm_config_port.
-  const portText = values.port ?? io.env.npm_config_port ?? io.env.PORT ?? '8787';
+  // `npm start --port N` (without `--`): npm 11 takes `--port` as a flag of its own, sets
+  // npm_config_port=true and passes N on as an argument; older npm set npm_config_port=N.
+  const npmPort = io.env.npm_config_port;
+  const npmFlag = npmPort === 'true' || npmPort === '';
+  const { values, positionals } = parseCommand('serve', args, npmFlag);
+  if (positionals.length > 1 || (positionals.length === 1 && !/^\d{1,5}$/.test(positionals[0]!)))
+    throw new UsageError(
+      `serve: unexpected argument "${positionals.at(-1)}". Run "token-vendor serve --help".`,
+    );
+  const portText = values.port ?? positionals[0] ?? (npmFlag ? undefined : npmPort) ?? io.env.PORT ?? '8787';
   const exitAfter = seconds(values['exit-after'], 'exit-after', 'serve');
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
     throw new UsageError(`serve: --port must be 0…65535, not "${portText}".`);

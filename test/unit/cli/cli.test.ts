@@ -92,7 +92,7 @@ describe('token-vendor CLI', () => {
     [
       'lifetime over an hour',
       2,
-      /JWT_LIFETIME_INVALID/,
+      /USAGE: jwt: --lifetime must be 60–3600 seconds, not 7200/,
       ['jwt', '--account', 'xy12345', '--user', 'u', '--private-key-file', keyFile, '--lifetime', '7200'],
       {},
     ],

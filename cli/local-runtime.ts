@@ -29,8 +29,13 @@ export async function runtimeForCommand(
     throw new UsageError(
       `${command}: no --config given and ${path} does not exist (start the local stack, or pass --config).`,
     );
-  const config = await loadConfigFile(path);
   const local = runningLocalStack(localDir(io.env));
+  // The demo's config outlives its stack: without one running, it names an emulator that is gone.
+  if (!configFlag && !local)
+    throw new UsageError(
+      `${command}: no local stack is running here (start one with "npm start"), and no --config names a config to check (${path} is a stopped stack's).`,
+    );
+  const config = await loadConfigFile(path);
   const localSts =
     local?.sts && local.configFile === resolve(path)
       ? localStsClient(

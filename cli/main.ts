@@ -12,6 +12,7 @@ const COMMANDS: Record<CommandName, () => Promise<Run>> = {
   fingerprint: async () => (await import('./commands/fingerprint')).fingerprint,
   jwt: async () => (await import('./commands/jwt')).jwt,
   get: async () => (await import('./commands/get')).get,
+  exec: async () => (await import('./commands/exec')).exec,
   serve: async () => {
     const { serve } = await import('./commands/serve');
     return (args, io) => serve(args, io);

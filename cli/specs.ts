@@ -34,6 +34,21 @@ const KEY_FLAGS = {
   },
 } as const satisfies Record<string, Flag>;
 
+/** Where a call to the vendor goes, and as whom: `get` and `exec`. */
+const VENDOR_FLAGS = {
+  endpoint: {
+    type: 'string',
+    value: 'URL',
+    help: 'API base URL (default TOKEN_VENDOR_ENDPOINT, else the local stack)',
+  },
+  region: { type: 'string', value: 'R', help: 'SigV4 region (default AWS_REGION, else us-east-1)' },
+  credentials: {
+    type: 'string',
+    value: 'F',
+    help: 'credentials file (default: the local stack’s, else the AWS default chain)',
+  },
+} as const satisfies Record<string, Flag>;
+
 const JSON_FLAG = {
   type: 'boolean',
   help: 'print JSON with TTL metadata instead of the bare value',
@@ -123,23 +138,17 @@ export const SPECS = {
         help: 'where the stack writes its key, config, credentials and stack.json (default .local, or TOKEN_VENDOR_LOCAL_DIR)',
       },
       'exit-after': { type: 'string', value: 'S', help: 'stop by itself after S seconds' },
+      'no-database': {
+        type: 'boolean',
+        help: 'demo: no throwaway PostgreSQL behind reporting_server, even when PostgreSQL is installed',
+      },
     },
   },
   get: {
     summary: 'a SigV4-signed call to a deployed or local Token Vendor',
     positionals: 'postgres|snowflake-jwt|oauth',
     flags: {
-      endpoint: {
-        type: 'string',
-        value: 'URL',
-        help: 'API base URL (default TOKEN_VENDOR_ENDPOINT, else the local stack)',
-      },
-      region: { type: 'string', value: 'R', help: 'SigV4 region (default AWS_REGION, else us-east-1)' },
-      credentials: {
-        type: 'string',
-        value: 'F',
-        help: 'credentials file (default: the local stack’s, else the AWS default chain)',
-      },
+      ...VENDOR_FLAGS,
       instance: { type: 'string', value: 'I', help: 'postgres: the instance' },
       username: { type: 'string', value: 'U', help: 'postgres: the Postgres user' },
       connection: {
@@ -155,7 +164,32 @@ export const SPECS = {
         help: 'oauth: a scope (repeat; default: the granted ones)',
       },
       json: JSON_FLAG,
+      format: {
+        type: 'string',
+        value: 'F',
+        help: 'postgres: token (default), env (export PGHOST=… lines for eval), uri (postgresql://…), json',
+      },
     },
+  },
+  exec: {
+    summary:
+      'run a command with a vended token in its environment, never in its arguments (psql, pg_dump, dbt, scripts)',
+    positionals: '-- CMD [ARG …]',
+    flags: {
+      ...VENDOR_FLAGS,
+      postgres: {
+        type: 'string',
+        value: 'INSTANCE/USER',
+        help: 'set PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE (and PGDATABASE=postgres unless set)',
+      },
+      connection: { type: 'string', value: 'C', help: 'with --postgres: the connection, when ambiguous' },
+      'snowflake-jwt': {
+        type: 'string',
+        value: 'CONNECTION',
+        help: 'set SNOWFLAKE_JWT, SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER (a key-pair JWT for the SQL API)',
+      },
+    },
+    note: "CMD's exit code is exec's; Ctrl-C and other signals go to CMD. The token is in CMD's environment only.",
   },
   'token-id': {
     summary: "print the audit trail's one-way id of a token",

@@ -55,6 +55,7 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     dir,
     port: Number(portText),
     region: values.region ?? 'us-east-1',
+    database: values['no-database'] ? false : 'auto',
   });
   const shown = (path: string) => {
     const rel = relative(process.cwd(), path);
@@ -83,6 +84,11 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
         'Try:',
         `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${fromFile}" -H 'content-type: application/json' -d '${JSON.stringify(ROUTES.postgres.example)}' ${endpoint}${ROUTES.postgres.path}`,
         `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance reporting_server --username reporting_user`,
+        ...(stack.database && 'port' in stack.database
+          ? [
+              `  npx token-vendor exec ${credFlag}${endpointFlag} --postgres reporting_server/reporting_user -- psql -c 'select current_user'`,
+            ]
+          : []),
         `  npx token-vendor get postgres ${credFlag}${endpointFlag} --connection demo-keyless --instance reporting_server --username reporting_user`,
         `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection demo --json`,
         `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration demo-oauth`,
@@ -104,6 +110,13 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     stack.emulator ? `  snowflake    emulator at ${stack.emulator.url}` : '  snowflake    as the config says',
     ...(stack.sts
       ? [`  sts          ${stack.sts.url}   (demo-keyless signs in as ${DEMO_VENDOR_ROLE_ARN})`]
+      : []),
+    ...(stack.database
+      ? 'port' in stack.database
+        ? [
+            `  postgres     ${stack.database.host}:${stack.database.port}   (a throwaway PostgreSQL behind reporting_server: each token is reporting_user's password until it expires)`,
+          ]
+        : [`  postgres     none. ${stack.database.missing}`]
       : []),
     '',
     ...tryLines,

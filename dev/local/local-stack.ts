@@ -9,9 +9,16 @@ import { createRuntime } from '../../lambda/runtime';
 import { type SnowflakeEmulator, startSnowflakeEmulator } from '../emulator/server';
 import type { IssuedPostgresToken } from '../emulator/state';
 import { type LocalGateway, startLocalGateway } from './gateway';
+import {
+  POSTGRES_INSTALL_HINT,
+  postgresBinDir,
+  startThrowawayCluster,
+  type ThrowawayCluster,
+} from './postgres';
 import type { LocalCredential } from './sigv4';
 import { type LocalSts, startLocalSts } from './sts';
 import { localStsClient } from './sts-client';
+import { startTokenLdap, type TokenLdap } from './token-ldap';
 
 export const DEMO_ACCOUNT_ID = '123456789012';
 export const DEMO_ROLE_ARN = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/token-vendor-demo`;
@@ -38,6 +45,12 @@ export interface LocalStackOptions {
     readonly port: number;
     readonly sslmode?: 'require' | 'verify-ca' | 'verify-full';
   };
+  /**
+   * Demo only: a throwaway PostgreSQL behind `reporting_server` (`auto`: when PostgreSQL is installed).
+   * Every vended token logs in as its Postgres user until the token's `expiresAt`, as Snowflake Postgres
+   * takes tokens (see token-ldap.ts). Not with `postgres` or `onPostgresToken` (the caller brings its own).
+   */
+  readonly database?: 'auto' | false;
   /** Clock of the vendor and the emulator (tests run them behind real time); the gateway keeps real time. */
   readonly now?: () => number;
   /** Audit lines; default Powertools Logger on stdout. */
@@ -56,8 +69,15 @@ export interface LocalStack {
   readonly credentialsFile: string;
   readonly credentials: readonly LocalCredential[];
   readonly region: string;
+  /** Demo with `database: 'auto'`: the PostgreSQL behind the instance, or why there is none. */
+  readonly database?:
+    | { readonly host: string; readonly port: number; readonly sslmode: 'require'; readonly database: string }
+    | { readonly missing: string };
   close(): Promise<void>;
 }
+
+/** The Postgres users of the demo's instance: each exists in the local database, and logs in with tokens. */
+const DEMO_POSTGRES_USERS = ['reporting_user'];
 
 /**
  * The whole service on this machine: the SigV4-verifying gateway in front of the real HTTP handler,
@@ -78,6 +98,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let vendorCredential: LocalCredential | undefined;
   let vendorCredentialsFile: string | undefined;
   let config: Config;
+  let cluster: ThrowawayCluster | undefined;
+  let ldap: TokenLdap | undefined;
+  let database: LocalStack['database'];
+  let onPostgresToken = options.onPostgresToken;
+  let postgres = options.postgres;
   let configFile: string;
   let credentialsFile: string;
   let credentials: LocalCredential[];
@@ -89,6 +114,36 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     credentialsFile = options.credentials.file;
     credentials = [...options.credentials.list];
   } else {
+    if (options.database === 'auto' && !options.postgres && !options.onPostgresToken) {
+      const bin = postgresBinDir();
+      if (!bin) database = { missing: POSTGRES_INSTALL_HINT };
+      else {
+        try {
+          ldap = await startTokenLdap(options.now);
+          cluster = await startThrowawayCluster(bin, { ldap: ldap.hbaOptions });
+        } catch (error) {
+          await ldap?.close();
+          ldap = undefined;
+          const why = (error as Error).message.split('\n')[0]!.slice(0, 300);
+          database = {
+            missing: `PostgreSQL did not start (${why}); the local stack runs without a database.`,
+          };
+        }
+      }
+    }
+    if (cluster && ldap) {
+      const admin = cluster.admin;
+      const tokens = ldap;
+      for (const user of DEMO_POSTGRES_USERS)
+        await admin.query(`CREATE ROLE ${admin.escapeIdentifier(user)} LOGIN`);
+      database = { host: '127.0.0.1', port: cluster.port, sslmode: 'require', database: 'postgres' };
+      // As Snowflake Postgres takes tokens: every token issued for the user logs in until it expires.
+      onPostgresToken = (token) => {
+        if (DEMO_POSTGRES_USERS.includes(token.username))
+          tokens.accept(token.username, token.token, token.expiresAt);
+      };
+      postgres = { host: '127.0.0.1', port: cluster.port, sslmode: 'require' };
+    }
     const dir = resolve(options.dir ?? '.local');
     makePrivateDirectory(join(dir, 'keys'));
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -129,7 +184,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           expiresIn: 3600,
         },
       ],
-      ...(options.onPostgresToken ? { onPostgresToken: options.onPostgresToken } : {}),
+      ...(onPostgresToken ? { onPostgresToken } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
     config = parseConfig({
@@ -153,10 +208,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       postgresInstances: ['demo', 'demo-keyless'].map((connection) => ({
         connection,
         instance: 'reporting_server',
-        host: options.postgres?.host ?? 'localhost',
-        port: options.postgres?.port ?? 5432,
-        sslmode: options.postgres?.sslmode ?? 'require',
-        allowedUsers: ['reporting_user'],
+        host: postgres?.host ?? 'localhost',
+        port: postgres?.port ?? 5432,
+        sslmode: postgres?.sslmode ?? 'require',
+        allowedUsers: DEMO_POSTGRES_USERS,
       })),
       oauthIntegrations: {
         'demo-oauth': {
@@ -213,6 +268,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch (error) {
     await emulator?.close();
     await sts?.close();
+    await cluster?.stop();
+    await ldap?.close();
     throw error;
   }
   return {
@@ -225,10 +282,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     credentialsFile,
     credentials,
     region,
+    ...(database ? { database } : {}),
     close: async () => {
       await gateway.close();
       await emulator?.close();
       await sts?.close();
+      await cluster?.stop().catch(() => {});
+      await ldap?.close();
     },
   };
 }

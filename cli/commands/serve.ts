@@ -1,5 +1,6 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { DEMO_VENDOR_ROLE_ARN, makePrivateDirectory, startLocalStack } from '../../dev/local/local-stack';
+import { postgresBinDir } from '../../dev/local/postgres';
 import type { LocalCredential } from '../../dev/local/sigv4';
 import { ROUTES } from '../../lambda/api/routes';
 import { parseCommand, seconds } from '../args';
@@ -56,6 +57,7 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
     port: Number(portText),
     region: values.region ?? 'us-east-1',
     database: values['no-database'] ? false : 'auto',
+    postgresBin: postgresBinDir(io.env) ?? null,
   });
   const shown = (path: string) => {
     const rel = relative(process.cwd(), path);

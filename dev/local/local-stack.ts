@@ -51,6 +51,8 @@ export interface LocalStackOptions {
    * takes tokens (see token-ldap.ts). Not with `postgres` or `onPostgresToken` (the caller brings its own).
    */
   readonly database?: 'auto' | false;
+  /** With `database: 'auto'`: PostgreSQL's server binaries (default: found as `postgresBinDir` finds them); null: none. */
+  readonly postgresBin?: string | null;
   /** Clock of the vendor and the emulator (tests run them behind real time); the gateway keeps real time. */
   readonly now?: () => number;
   /** Audit lines; default Powertools Logger on stdout. */
@@ -115,7 +117,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     credentials = [...options.credentials.list];
   } else {
     if (options.database === 'auto' && !options.postgres && !options.onPostgresToken) {
-      const bin = postgresBinDir();
+      const bin = options.postgresBin === undefined ? postgresBinDir() : (options.postgresBin ?? undefined);
       if (!bin) database = { missing: POSTGRES_INSTALL_HINT };
       else {
         try {

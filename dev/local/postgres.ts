@@ -6,11 +6,17 @@ import { delimiter, join } from 'node:path';
 import pg from 'pg';
 
 /**
- * The directory of PostgreSQL's server binaries, if installed: the newest Debian
+ * The directory of PostgreSQL's server binaries, if installed: `TOKEN_VENDOR_POSTGRES_BIN`, else the newest Debian
  * `/usr/lib/postgresql/<major>/bin`, else `pg_config --bindir`, else the directory of an `initdb` on the
  * PATH (Homebrew, other distributions).
  */
-export function postgresBinDir(): string | undefined {
+export function postgresBinDir(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
+  // TOKEN_VENDOR_POSTGRES_BIN: the directory to use (one of several versions), or `none` for no database.
+  const chosen = env.TOKEN_VENDOR_POSTGRES_BIN;
+  if (chosen !== undefined && chosen !== '')
+    return chosen === 'none' || !existsSync(join(chosen, 'initdb')) ? undefined : chosen;
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
     const majors = readdirSync(root)

@@ -125,6 +125,35 @@ describe('the CLI a new user meets', () => {
     expect(result.stderr).not.toContain('unknown command');
   });
 
+  it('without PostgreSQL the stack says how to get it, and runs without a database', async () => {
+    const { serve } = await import('../../../cli/commands/serve');
+    let banner = '';
+    const controller = new AbortController();
+    const io = {
+      stdout: { write: () => true },
+      stderr: {
+        write: (chunk: string) => {
+          banner += chunk;
+          if (chunk.includes('Ctrl-C stops.')) controller.abort();
+          return true;
+        },
+      },
+      stdin: process.stdin,
+      env: { ...process.env, TOKEN_VENDOR_POSTGRES_BIN: 'none' },
+    };
+    const code = await serve(
+      ['--port', '0', '--dir', join(tempDir('tv-nodb-'), '.local')],
+      io,
+      controller.signal,
+    );
+    expect(code).toBe(0);
+    expect(banner).toContain(
+      'postgres     none. PostgreSQL is not installed, so the local stack runs without a database.',
+    );
+    expect(banner).toContain('apt-get install postgresql');
+    expect(banner).not.toContain('npx token-vendor exec'); // no psql line without a database
+  });
+
   it('rotation-check with a stopped stack’s config left behind says no stack is running, at once', async () => {
     const home = tempDir('tv-stopped-');
     const dir = join(home, '.local');

@@ -88,12 +88,26 @@ export async function startKmsServer(masterKey: Buffer = randomBytes(32)): Promi
     }
     return reply(res, 400, { __type: 'UnknownOperationException' }, 'UnknownOperationException');
   };
+  const { url, close } = await listenOnLoopback(
+    createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    }),
+  );
+  return {
+    url,
+    calls,
+    hang: (value = true) => {
+      hanging = value;
+    },
+    close,
+  };
+}
+
+/** `server` on a free loopback port; `close` drops the connections it holds (a hung one included). */
+async function listenOnLoopback(server: Server): Promise<{ url: string; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
-  });
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -101,10 +115,6 @@ export async function startKmsServer(masterKey: Buffer = randomBytes(32)): Promi
   await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1' }, () => resolve()));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    calls,
-    hang: (value = true) => {
-      hanging = value;
-    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -123,22 +133,10 @@ export async function startHangingServer(): Promise<{
   close(): Promise<void>;
 }> {
   let requests = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer(() => {
-    requests += 1;
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1' }, () => resolve()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests: () => requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const { url, close } = await listenOnLoopback(
+    createServer(() => {
+      requests += 1;
+    }),
+  );
+  return { url, requests: () => requests, close };
 }

@@ -48,12 +48,35 @@ describe.skipIf(!bin)('token-vendor exec and get --format, against the local dat
       ...env,
     });
   const vendor = () => ['--endpoint', stack.gateway.url, '--credentials', stack.credentialsFile];
+  /** `exec --postgres reporting_server/reporting_user -- …command`, its arguments. */
+  const execPg = (...command: string[]) => [
+    'exec',
+    ...vendor(),
+    '--postgres',
+    'reporting_server/reporting_user',
+    '--',
+    ...command,
+  ];
   const psql = (env: Record<string, string>, extra: string[] = []) =>
     run('psql', ['-tA', '-c', 'select current_user', ...extra], {
       PATH: process.env.PATH ?? '',
       HOME: home,
       ...env,
     });
+  /** `get postgres` for reporting_user in `format`, through `connection` if given. */
+  const getPostgres = (format: 'env' | 'uri', connection?: string) =>
+    cli([
+      'get',
+      'postgres',
+      ...vendor(),
+      ...(connection ? ['--connection', connection] : []),
+      '--instance',
+      'reporting_server',
+      '--username',
+      'reporting_user',
+      '--format',
+      format,
+    ]);
   const envOf = (text: string) =>
     Object.fromEntries(
       [...text.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!] as [string, string]),
@@ -72,29 +95,10 @@ describe.skipIf(!bin)('token-vendor exec and get --format, against the local dat
   afterAll(() => stack?.close());
 
   it('exec runs psql as the Postgres user; CMD’s exit code is exec’s', async () => {
-    const run = await cli([
-      'exec',
-      ...vendor(),
-      '--postgres',
-      'reporting_server/reporting_user',
-      '--',
-      'psql',
-      '-tA',
-      '-c',
-      'select current_user',
-    ]);
+    const run = await cli(execPg('psql', '-tA', '-c', 'select current_user'));
     expect(run.stderr).toBe('');
     expect(run).toMatchObject({ status: 0, stdout: 'reporting_user\n' });
-    const seven = await cli([
-      'exec',
-      ...vendor(),
-      '--postgres',
-      'reporting_server/reporting_user',
-      '--',
-      'sh',
-      '-c',
-      'exit 7',
-    ]);
+    const seven = await cli(execPg('sh', '-c', 'exit 7'));
     expect(seven.status).toBe(7);
   });
 
@@ -108,16 +112,7 @@ describe.skipIf(!bin)('token-vendor exec and get --format, against the local dat
         try { return fs.readFileSync('/proc/' + p + '/cmdline', 'utf8').includes(token); } catch { return false; }
       });
       process.exit(found ? 1 : 0);`;
-    const run = await cli([
-      'exec',
-      ...vendor(),
-      '--postgres',
-      'reporting_server/reporting_user',
-      '--',
-      process.execPath,
-      '-e',
-      scan,
-    ]);
+    const run = await cli(execPg(process.execPath, '-e', scan));
     expect(run.status, run.stderr).toBe(0);
   });
 
@@ -126,14 +121,11 @@ describe.skipIf(!bin)('token-vendor exec and get --format, against the local dat
       process.execPath,
       [
         BIN,
-        'exec',
-        ...vendor(),
-        '--postgres',
-        'reporting_server/reporting_user',
-        '--',
-        process.execPath,
-        '-e',
-        "process.on('SIGTERM', () => process.exit(42)); console.log('ready'); setInterval(() => {}, 1000);",
+        ...execPg(
+          process.execPath,
+          '-e',
+          "process.on('SIGTERM', () => process.exit(42)); console.log('ready'); setInterval(() => {}, 1000);",
+        ),
       ],
       { cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -152,17 +144,7 @@ describe.skipIf(!bin)('token-vendor exec and get --format, against the local dat
   }, 30_000);
 
   it('get --format env and uri connect as written; every live token of a user logs in, as Snowflake takes them', async () => {
-    const env = await cli([
-      'get',
-      'postgres',
-      ...vendor(),
-      '--instance',
-      'reporting_server',
-      '--username',
-      'reporting_user',
-      '--format',
-      'env',
-    ]);
+    const env = await getPostgres('env');
     expect(env.status, env.stderr).toBe(0);
     const vars = envOf(env.stdout);
     expect(Object.keys(vars).sort()).toEqual([
@@ -175,34 +157,12 @@ describe.skipIf(!bin)('token-vendor exec and get --format, against the local dat
     ]);
     expect((await psql(vars)).stdout).toBe('reporting_user\n');
     // A second token for the same user, through the other connection: both log in
-    const keyless = await cli([
-      'get',
-      'postgres',
-      ...vendor(),
-      '--connection',
-      'demo-keyless',
-      '--instance',
-      'reporting_server',
-      '--username',
-      'reporting_user',
-      '--format',
-      'env',
-    ]);
+    const keyless = await getPostgres('env', 'demo-keyless');
     const other = envOf(keyless.stdout);
     expect(other.PGPASSWORD).not.toBe(vars.PGPASSWORD);
     expect((await psql(other)).stdout).toBe('reporting_user\n');
     expect((await psql(vars)).stdout).toBe('reporting_user\n');
-    const uri = await cli([
-      'get',
-      'postgres',
-      ...vendor(),
-      '--instance',
-      'reporting_server',
-      '--username',
-      'reporting_user',
-      '--format',
-      'uri',
-    ]);
+    const uri = await getPostgres('uri');
     expect(uri.stdout).toMatch(
       /^postgresql:\/\/reporting_user:[^@]+@127\.0\.0\.1:\d+\/postgres\?sslmode=require\n$/,
     );
@@ -216,21 +176,7 @@ describe.skipIf(!bin)('token-vendor exec and get --format, against the local dat
   });
 
   it('a token past its expiresAt is refused by the database', async () => {
-    const env = envOf(
-      (
-        await cli([
-          'get',
-          'postgres',
-          ...vendor(),
-          '--instance',
-          'reporting_server',
-          '--username',
-          'reporting_user',
-          '--format',
-          'env',
-        ])
-      ).stdout,
-    );
+    const env = envOf((await getPostgres('env')).stdout);
     expect((await psql(env)).stdout).toBe('reporting_user\n');
     clock += 901_000; // the token lives 900 s
     const refused = await psql(env);

@@ -1,18 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { App, CfnOutput, Tags, Validations } from 'aws-cdk-lib';
+import { App, Tags } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import {
-  AwsSolutionsChecks,
-  HIPAASecurityChecks,
-  NIST80053R5Checks,
-  PCIDSS321Checks,
-  ServerlessChecks,
-} from 'cdk-nag';
-import { ROUTES } from '../lambda/api/routes';
 import { ConfigError, parseConfigText } from '../lambda/config/load';
-import { ControlTowerChecks } from './control-tower';
 import type { Trigger } from './monitoring';
+import { applyRuleSets } from './rule-sets';
 import { TokenVendorStack } from './stack';
 
 /** Context keys the app reads (`cdk synth -c key=value`), each a deploy-time choice, not code. */
@@ -123,44 +115,8 @@ export function buildApp(context: Record<string, unknown> = {}, app = new App({ 
   });
   for (const [key, value] of Object.entries({ application: 'token-vendor', ...tags }))
     Tags.of(stack).add(key, value);
-  new CfnOutput(stack, 'ApiUrl', {
-    value: stack.vendor.api.url,
-    description: `Base URL; ${ROUTES.postgres.method} {ApiUrl}${ROUTES.postgres.path.slice(1)}`,
-  });
-  new CfnOutput(stack, 'DirectFunctionArn', {
-    value: stack.vendor.functions.direct.functionArn,
-    description: 'For Step Functions: lambda:InvokeFunction',
-  });
-  new CfnOutput(stack, 'EnvelopeKeyArn', {
-    value: stack.vendor.envelopeKey.keyArn,
-    description: 'kms:Decrypt on this key opens encryptedToken',
-  });
-  // Keyless connections: the roles Snowflake's service users must trust (WORKLOAD_IDENTITY ARN).
-  if (Object.values(config.connections).some((c) => c.workloadIdentity)) {
-    for (const [id, trigger] of [
-      ['HttpRoleArn', 'http'],
-      ['DirectRoleArn', 'direct'],
-      ['RotationCheckRoleArn', 'rotation-check'],
-    ] as const) {
-      new CfnOutput(stack, id, {
-        value: stack.vendor.functions[trigger].role!.roleArn,
-        description: `Keyless connections: register this role in Snowflake (WORKLOAD_IDENTITY / ADD WORKLOAD IDENTITY; ${trigger} function)`,
-      });
-    }
-  }
-  // cdk-nag's AwsSolutions and Serverless packs, the regulated teams' packs (NIST 800-53 R5, HIPAA
-  // Security, PCI DSS 3.2.1), and AWS Control Tower's proactive controls (cfn-guard).
-  Validations.of(app).addPlugins(
-    new AwsSolutionsChecks(app),
-    new ServerlessChecks(app),
-    new NIST80053R5Checks(app),
-    new HIPAASecurityChecks(app),
-    new PCIDSS321Checks(app),
-    // About 7 s per synth: on by default (cdk synth, cdk deploy); -c controlTowerChecks=false skips it.
-    ...(flag('controlTowerChecks') === false
-      ? []
-      : [new ControlTowerChecks({ maxBuffer: 16 * 1024 * 1024 })]),
-  );
+  // Every rule set on every synth; -c controlTowerChecks=false skips the slowest (≈ 7 s).
+  applyRuleSets(app, { controlTower: flag('controlTowerChecks') !== false });
   return { app, stack, config };
 }
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Aspects, Duration, Fn, Names, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Duration, Fn, Names, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -50,6 +50,13 @@ export interface TokenVendorProps {
    * concurrency quota is too low to reserve any).
    */
   readonly reservedConcurrency?: Partial<Record<Trigger, number>> | false;
+  /**
+   * Stack outputs: `ApiUrl`, `DirectFunctionArn`, `EnvelopeKeyArn`, and for keyless connections the roles
+   * Snowflake must trust (`HttpRoleArn`, `DirectRoleArn`, `RotationCheckRoleArn`). Default on, named as
+   * listed; `outputPrefix` prefixes each name (two vendors in one stack need different ones).
+   */
+  readonly outputs?: boolean;
+  readonly outputPrefix?: string;
   /** Lambda runtime; default nodejs22.x. */
   readonly runtime?: lambda.Runtime;
   /**
@@ -490,7 +497,40 @@ export class TokenVendor extends Construct {
       });
     }
 
+    if (props.outputs !== false) this.#outputs(props.outputPrefix ?? '');
     this.#acknowledge();
+  }
+
+  /** What an operator or a pipeline reads after the deploy (see `TokenVendorProps.outputs`). */
+  #outputs(prefix: string): void {
+    const stack = Stack.of(this);
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(stack, `${prefix}${id}`, { value, description });
+    output(
+      'ApiUrl',
+      this.api.url,
+      `Base URL; ${ROUTES.postgres.method} {ApiUrl}${ROUTES.postgres.path.slice(1)}`,
+    );
+    output(
+      'DirectFunctionArn',
+      this.functions.direct.functionArn,
+      'For Step Functions: lambda:InvokeFunction',
+    );
+    output('EnvelopeKeyArn', this.envelopeKey.keyArn, 'kms:Decrypt on this key opens encryptedToken');
+    // Keyless connections: the roles Snowflake's service users must trust (WORKLOAD_IDENTITY ARN).
+    if (Object.values(this.#config.connections).some((c) => c.workloadIdentity)) {
+      for (const [id, trigger] of [
+        ['HttpRoleArn', 'http'],
+        ['DirectRoleArn', 'direct'],
+        ['RotationCheckRoleArn', 'rotation-check'],
+      ] as const) {
+        output(
+          id,
+          this.functions[trigger].role!.roleArn,
+          `Keyless connections: register this role in Snowflake (WORKLOAD_IDENTITY / ADD WORKLOAD IDENTITY; ${trigger} function)`,
+        );
+      }
+    }
   }
 
   /**

@@ -230,6 +230,11 @@ export class TokenVendor extends Construct {
     // Optional VPC placement: the functions reach Snowflake from the VPC's NAT (a stable egress IP that a
     // Snowflake network policy can pin) or through PrivateLink.
     const vpcSettings = config.deployment.vpc;
+    // A route table per subnet, when the config names them one for one (CDK warns about subnets without).
+    const routeTables =
+      vpcSettings && vpcSettings.routeTableIds.length === vpcSettings.subnetIds.length
+        ? vpcSettings.routeTableIds
+        : undefined;
     const network = vpcSettings
       ? {
           vpc: ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
@@ -238,16 +243,23 @@ export class TokenVendor extends Construct {
               (_, i) => Stack.of(this).availabilityZones[i] ?? `az${i}`,
             ),
             privateSubnetIds: vpcSettings.subnetIds,
+            ...(routeTables ? { privateSubnetRouteTableIds: routeTables } : {}),
           }),
           vpcSubnets: {
-            subnets: vpcSettings.subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, id)),
+            subnets: vpcSettings.subnetIds.map((id, i) =>
+              ec2.Subnet.fromSubnetAttributes(this, `Subnet${i}`, {
+                subnetId: id,
+                ...(routeTables ? { routeTableId: routeTables[i] } : {}),
+              }),
+            ),
           },
           securityGroups: vpcSettings.securityGroupIds.map((id, i) =>
             ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, id, { mutable: false }),
           ),
         }
       : undefined;
-    if (vpcSettings?.createEndpoints && network) this.#endpoints(config, network.vpc, vpcSettings);
+    if (vpcSettings?.createEndpoints && network)
+      this.#endpoints(config, network.vpc, vpcSettings, network.vpcSubnets);
     const reserved =
       props.reservedConcurrency === false
         ? undefined
@@ -896,7 +908,12 @@ export class TokenVendor extends Construct {
    * the subnets' route tables for the shared cache. Snowflake itself is reached through the VPC's NAT or
    * PrivateLink, which the VPC owner provides.
    */
-  #endpoints(config: Config, vpc: ec2.IVpc, settings: NonNullable<Config['deployment']['vpc']>): void {
+  #endpoints(
+    config: Config,
+    vpc: ec2.IVpc,
+    settings: NonNullable<Config['deployment']['vpc']>,
+    subnets: ec2.SubnetSelection,
+  ): void {
     const group = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
       vpc,
       description: 'Token Vendor: HTTPS from the functions to the AWS service endpoints',
@@ -904,9 +921,6 @@ export class TokenVendor extends Construct {
     });
     for (const id of settings.securityGroupIds)
       group.addIngressRule(ec2.Peer.securityGroupId(id), ec2.Port.tcp(443), 'Token Vendor functions');
-    const subnets = {
-      subnets: settings.subnetIds.map((id, i) => ec2.Subnet.fromSubnetId(this, `EndpointSubnet${i}`, id)),
-    };
     const keyless = Object.values(config.connections).some((c) => c.workloadIdentity);
     const services: [string, ec2.InterfaceVpcEndpointAwsService][] = [
       ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],

@@ -50,101 +50,129 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
       `serve: cannot use --dir ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
     );
   }
-  const stack = await startLocalStack({
-    ...(values.config ? { configFile: values.config } : {}),
-    ...(credentials ? { credentials } : {}),
-    dir,
-    port: Number(portText),
-    region: values.region ?? 'us-east-1',
-    database: values['no-database'] ? false : 'auto',
-    postgresBin: postgresBinDir(io.env) ?? null,
-  });
-  const shown = (path: string) => {
-    const rel = relative(process.cwd(), path);
-    return rel.startsWith('..') ? path : rel;
-  };
-  const [credential] = stack.credentials;
-  const endpoint = stack.gateway.url;
-  // Never the secret itself: the curl line reads it from the credentials file when it runs.
-  const file = shown(stack.credentialsFile);
-  const fromFile = `$(node -p "const c = [].concat(require('${isAbsolute(file) ? file : `./${file}`}'))[0]; c.accessKeyId + ':' + c.secretAccessKey")`;
-  const credFlag = `--credentials ${shown(stack.credentialsFile)}`;
-  const endpointFlag = endpoint === 'http://127.0.0.1:8787' ? '' : ` --endpoint ${endpoint}`;
-  // What `token-vendor get` reads to find this stack when given no endpoint and no credentials.
-  const stackFile = writeStackFile(dir, {
-    endpoint,
-    region: stack.region,
-    credentialsFile: resolve(stack.credentialsFile),
-    pid: process.pid,
-    configFile: resolve(stack.configFile),
-    ...(stack.sts && stack.vendorCredentialsFile
-      ? { sts: { endpoint: stack.sts.url, credentialsFile: resolve(stack.vendorCredentialsFile) } }
-      : {}),
-  });
-  const tryLines = stack.emulator
-    ? [
-        'Try:',
-        `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${fromFile}" -H 'content-type: application/json' -d '${JSON.stringify(ROUTES.postgres.example)}' ${endpoint}${ROUTES.postgres.path}`,
-        `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance reporting_server --username reporting_user`,
-        ...(stack.database && 'port' in stack.database
-          ? [
-              `  npx token-vendor exec ${credFlag}${endpointFlag} --postgres reporting_server/reporting_user -- psql -c 'select current_user'`,
-            ]
-          : []),
-        `  npx token-vendor get postgres ${credFlag}${endpointFlag} --connection demo-keyless --instance reporting_server --username reporting_user`,
-        `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection demo --json`,
-        `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration demo-oauth`,
-        `  npx token-vendor rotation-check --config ${shown(stack.configFile)}`,
-      ]
-    : [
-        'Call it with (names from your config):',
-        `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance I --username U`,
-        `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection C`,
-        `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration N`,
-      ];
-  const lines = [
-    '',
-    'Token Vendor is running locally.',
-    `  endpoint     ${endpoint}   (SigV4: region ${stack.region}, service execute-api)`,
-    `  principal    ${credential?.principalArn ?? '(from the credentials file)'}`,
-    `  config       ${shown(stack.configFile)}`,
-    `  credentials  ${shown(stack.credentialsFile)}`,
-    stack.emulator ? `  snowflake    emulator at ${stack.emulator.url}` : '  snowflake    as the config says',
-    ...(stack.sts
-      ? [`  sts          ${stack.sts.url}   (demo-keyless signs in as ${DEMO_VENDOR_ROLE_ARN})`]
-      : []),
-    ...(stack.database
-      ? 'port' in stack.database
-        ? [
-            `  postgres     ${stack.database.host}:${stack.database.port}   (a throwaway PostgreSQL behind reporting_server: each token is reporting_user's password until it expires)`,
-          ]
-        : [`  postgres     none. ${stack.database.missing}`]
-      : []),
-    '',
-    ...tryLines,
-    '',
-    'Audit records follow, one JSON line per request. Ctrl-C stops.',
-    '',
-  ];
-  io.stderr.write(`${lines.join('\n')}\n`);
-  const reason = await new Promise<string>((resolve) => {
-    const onInterrupt = () => stop('SIGINT');
-    const onTerminate = () => stop('SIGTERM');
-    const stop = (why: string) => {
-      process.off('SIGINT', onInterrupt);
-      process.off('SIGTERM', onTerminate);
-      resolve(why);
+  // From here to the end, SIGINT and SIGTERM stop the stack cleanly, whenever they come.
+  return untilStopped(signal, async (stopped, stop) => {
+    const stack = await startLocalStack({
+      ...(values.config ? { configFile: values.config } : {}),
+      ...(credentials ? { credentials } : {}),
+      dir,
+      port: Number(portText),
+      region: values.region ?? 'us-east-1',
+      database: values['no-database'] ? false : 'auto',
+      postgresBin: postgresBinDir(io.env) ?? null,
+    });
+    const shown = (path: string) => {
+      const rel = relative(process.cwd(), path);
+      return rel.startsWith('..') ? path : rel;
     };
-    process.once('SIGINT', onInterrupt);
-    process.once('SIGTERM', onTerminate);
-    if (signal?.aborted) stop('stop');
-    signal?.addEventListener('abort', () => stop('stop'), { once: true });
+    const [credential] = stack.credentials;
+    const endpoint = stack.gateway.url;
+    // Never the secret itself: the curl line reads it from the credentials file when it runs.
+    const file = shown(stack.credentialsFile);
+    const fromFile = `$(node -p "const c = [].concat(require('${isAbsolute(file) ? file : `./${file}`}'))[0]; c.accessKeyId + ':' + c.secretAccessKey")`;
+    const credFlag = `--credentials ${shown(stack.credentialsFile)}`;
+    const endpointFlag = endpoint === 'http://127.0.0.1:8787' ? '' : ` --endpoint ${endpoint}`;
+    // What `token-vendor get` reads to find this stack when given no endpoint and no credentials.
+    const stackFile = writeStackFile(dir, {
+      endpoint,
+      region: stack.region,
+      credentialsFile: resolve(stack.credentialsFile),
+      pid: process.pid,
+      configFile: resolve(stack.configFile),
+      ...(stack.sts && stack.vendorCredentialsFile
+        ? { sts: { endpoint: stack.sts.url, credentialsFile: resolve(stack.vendorCredentialsFile) } }
+        : {}),
+    });
+    const tryLines = stack.emulator
+      ? [
+          'Try:',
+          `  curl -s --aws-sigv4 "aws:amz:${stack.region}:execute-api" --user "${fromFile}" -H 'content-type: application/json' -d '${JSON.stringify(ROUTES.postgres.example)}' ${endpoint}${ROUTES.postgres.path}`,
+          `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance reporting_server --username reporting_user`,
+          ...(stack.database && 'port' in stack.database
+            ? [
+                `  npx token-vendor exec ${credFlag}${endpointFlag} --postgres reporting_server/reporting_user -- psql -c 'select current_user'`,
+              ]
+            : []),
+          `  npx token-vendor get postgres ${credFlag}${endpointFlag} --connection demo-keyless --instance reporting_server --username reporting_user`,
+          `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection demo --json`,
+          `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration demo-oauth`,
+          `  npx token-vendor rotation-check --config ${shown(stack.configFile)}`,
+        ]
+      : [
+          'Call it with (names from your config):',
+          `  npx token-vendor get postgres ${credFlag}${endpointFlag} --instance I --username U`,
+          `  npx token-vendor get snowflake-jwt ${credFlag}${endpointFlag} --connection C`,
+          `  npx token-vendor get oauth ${credFlag}${endpointFlag} --integration N`,
+        ];
+    const lines = [
+      '',
+      'Token Vendor is running locally.',
+      `  endpoint     ${endpoint}   (SigV4: region ${stack.region}, service execute-api)`,
+      `  principal    ${credential?.principalArn ?? '(from the credentials file)'}`,
+      `  config       ${shown(stack.configFile)}`,
+      `  credentials  ${shown(stack.credentialsFile)}`,
+      stack.emulator
+        ? `  snowflake    emulator at ${stack.emulator.url}`
+        : '  snowflake    as the config says',
+      ...(stack.sts
+        ? [`  sts          ${stack.sts.url}   (demo-keyless signs in as ${DEMO_VENDOR_ROLE_ARN})`]
+        : []),
+      ...(stack.database
+        ? 'port' in stack.database
+          ? [
+              `  postgres     ${stack.database.host}:${stack.database.port}   (a throwaway PostgreSQL behind reporting_server: each token is reporting_user's password until it expires)`,
+            ]
+          : [`  postgres     none. ${stack.database.missing}`]
+        : []),
+      '',
+      ...tryLines,
+      '',
+      'Audit records follow, one JSON line per request. Ctrl-C stops.',
+      '',
+    ];
+    io.stderr.write(`${lines.join('\n')}\n`);
     // Tests pass --exit-after so a server they start stops by itself even if they do not.
     if (exitAfter !== undefined) setTimeout(() => stop('exit-after'), exitAfter * 1000).unref();
+    const reason = await stopped;
+    await stack.close();
+    removeStackFile(stackFile);
+    io.stderr.write(`Token Vendor stopped (${reason}).\n`);
+    // As shells expect of a program stopped by Ctrl-C: 128 + SIGINT.
+    return reason === 'SIGINT' ? 130 : 0;
   });
-  await stack.close();
-  removeStackFile(stackFile);
-  io.stderr.write(`Token Vendor stopped (${reason}).\n`);
-  // As shells expect of a program stopped by Ctrl-C: 128 + SIGINT.
-  return reason === 'SIGINT' ? 130 : 0;
+}
+
+/**
+ * Run `body` with SIGINT and SIGTERM handled from its first line to its last: a signal while the stack
+ * starts, runs or stops resolves `stopped` once, and never kills the process halfway. (Under `npm
+ * start`, Ctrl-C reaches this process twice: from the terminal's process group, and forwarded by npm.
+ * A signal with no handler installed, before the banner's handlers or after the first signal removed
+ * them, killed it mid-way and left its PostgreSQL running.)
+ */
+async function untilStopped<T>(
+  signal: AbortSignal | undefined,
+  body: (stopped: Promise<string>, stop: (why: string) => void) => Promise<T>,
+): Promise<T> {
+  let settle: (why: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => {
+    settle = resolve;
+  });
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    settle(why);
+  };
+  const onInterrupt = () => stop('SIGINT');
+  const onTerminate = () => stop('SIGTERM');
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onTerminate);
+  if (signal?.aborted) stop('stop');
+  signal?.addEventListener('abort', () => stop('stop'), { once: true });
+  try {
+    return await body(stopped, stop);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onTerminate);
+  }
 }

@@ -1,9 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../../dev/local/local-stack';
+import { postgresBinDir } from '../../../dev/local/postgres';
 import { runCli } from '../../support/cli';
 import { tempDir, writeTempFile } from '../../support/keys';
 
@@ -74,6 +77,40 @@ describe('the CLI a new user meets', () => {
       }
     }
   }, 90_000);
+
+  it.skipIf(!postgresBinDir() && !process.env.CI)(
+    'a signal while the stack starts, or a second one while it stops, never leaves its PostgreSQL behind',
+    async () => {
+      const clusters = () => new Set(readdirSync(tmpdir()).filter((d) => d.startsWith('tv-pg-')));
+      for (const when of ['starting', 'twice'] as const) {
+        const before = clusters();
+        const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--exit-after', '60'], {
+          env: { ...process.env, TOKEN_VENDOR_LOCAL_DIR: join(tempDir('tv-sig-'), '.local') },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let printed = '';
+        child.stderr!.on('data', (c: Buffer) => (printed += c.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        const ours = () => [...clusters()].filter((d) => !before.has(d));
+        if (when === 'starting') {
+          // Its database is being created: the stack is half up
+          for (let i = 0; i < 400 && ours().length === 0; i += 1) await new Promise((r) => setTimeout(r, 25));
+          expect(ours()).toHaveLength(1);
+          child.kill('SIGTERM');
+        } else {
+          for (let i = 0; i < 600 && !printed.includes('Ctrl-C stops.'); i += 1)
+            await new Promise((r) => setTimeout(r, 25));
+          child.kill('SIGINT');
+          child.kill('SIGINT'); // as a terminal and npm both send it
+        }
+        const code = await exited;
+        expect(printed, when).toMatch(/Token Vendor stopped \((SIGTERM|SIGINT)\)\.\n$/);
+        expect(code).toBe(when === 'starting' ? 0 : 130);
+        expect(ours(), when).toEqual([]);
+      }
+    },
+    90_000,
+  );
 
   it('jwt --lifetime: the error names the range --help names', async () => {
     const help = await runCli(['jwt', '--help']);

@@ -1,5 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -52,6 +61,52 @@ async function freePort(): Promise<number> {
   });
 }
 
+const OWNER_FILE = 'owner.pid';
+
+/** Is process `pid` still running (signal 0 checks without sending)? */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stop and remove the throwaway clusters whose owner process is gone (killed before it could stop
+ * them), so no PostgreSQL outlives the stack or test that started it for longer than the next start.
+ * Clusters of live processes (a stack in another terminal, a parallel test) are left alone.
+ *
+ * @example
+ * ```ts
+ * reapOrphanedClusters(postgresBinDir()!);
+ * ```
+ */
+export function reapOrphanedClusters(bin: string): string[] {
+  const reaped: string[] = [];
+  const asRoot = process.getuid?.() === 0;
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith('tv-pg-')) continue;
+    const base = join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(base, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // not one of ours, or still being created
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+    const stop = [join(bin, 'pg_ctl'), '-D', join(base, 'data'), '-m', 'immediate', '-w', 'stop'];
+    spawnSync(asRoot ? 'runuser' : stop[0]!, asRoot ? ['-u', 'postgres', '--', ...stop] : stop.slice(1), {
+      stdio: 'ignore',
+      timeout: 30_000,
+    });
+    rmSync(base, { recursive: true, force: true });
+    reaped.push(base);
+  }
+  return reaped;
+}
+
 /** How to get PostgreSQL's server, said when `npm start` runs without it. */
 export const POSTGRES_INSTALL_HINT =
   'PostgreSQL is not installed, so the local stack runs without a database. To get one behind it: apt-get install postgresql (Debian, Ubuntu), brew install postgresql (macOS), or put initdb on the PATH.';
@@ -74,7 +129,10 @@ export async function startThrowawayCluster(
     readonly ldap?: string;
   } = {},
 ): Promise<ThrowawayCluster> {
+  reapOrphanedClusters(bin);
   const base = mkdtempSync(join(tmpdir(), 'tv-pg-'));
+  // Who owns it: a process killed outright (SIGKILL, OOM) cannot stop its cluster; the next start does.
+  writeFileSync(join(base, OWNER_FILE), String(process.pid));
   const data = join(base, 'data');
   const socketDir = join(base, 'sock');
   const asRoot = process.getuid?.() === 0;

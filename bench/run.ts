@@ -3,6 +3,7 @@
 import { cachedVendBench } from './cached-vend.bench';
 import { coldPathBench } from './cold-path.bench';
 import { coldStartBench } from './cold-start.bench';
+import { costBench } from './cost.bench';
 import { fleetBench } from './fleet.bench';
 import { gatewayBench } from './gateway.bench';
 import { jwtBench } from './jwt.bench';
@@ -14,5 +15,6 @@ const results = [
   await coldStartBench(),
   await coldPathBench(),
   await fleetBench(),
+  await costBench(),
 ];
 process.exitCode = results.every((r) => r.pass) ? 0 : 1;

@@ -41,6 +41,13 @@ export interface VendMessage {
     | 'dynamodb-hung';
   readonly usernames: readonly string[];
   readonly deadlineMs: number;
+  /** One vend at a time, as Lambda gives a container one request at a time (default: all at once). */
+  readonly sequential?: boolean;
+}
+/** This worker's AWS calls by kind since it started: `dynamodb:GetItem`, `kms:Decrypt`, … */
+export interface CountsMessage {
+  readonly type: 'counts';
+  readonly id: number;
 }
 /** Each result also says how long the vend took and how many DynamoDB calls it made (coalesced: 0). */
 export type VendResult = ({ ok: true; cache: string; tokenId: string } | { ok: false; code: string }) & {
@@ -66,11 +73,15 @@ function debugFallback(reason: string, error?: unknown) {
 }
 // Which vend a DynamoDB call belongs to: each vend runs in its own store, the client counts into it.
 const perVend = new AsyncLocalStorage<{ dynamoCalls: number }>();
+/** This process's AWS calls by kind, for the cost benchmark (`{ type: 'counts' }` asks for them). */
+const awsCalls: Record<string, number> = {};
 function counted(client: DynamoDBClient): DynamoDBClient {
   const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
   (client as unknown as { send: (...args: unknown[]) => Promise<unknown> }).send = (...args) => {
     const store = perVend.getStore();
     if (store) store.dynamoCalls += 1;
+    const kind = `dynamodb:${(args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, '')}`;
+    awsCalls[kind] = (awsCalls[kind] ?? 0) + 1;
     return send(...args);
   };
   return client;
@@ -101,7 +112,10 @@ const runtimes: Partial<Record<VendMessage['mode'], ReturnType<typeof createRunt
   shared: createRuntime({
     config: parseConfig(setup.shared),
     kms: kms!.client,
-    dynamodb: () => dynamoClient(setup.dynamoEndpoint),
+    dynamodb: (() => {
+      const client = counted(dynamoClient(setup.dynamoEndpoint));
+      return () => client;
+    })(),
     retry,
     onSharedCacheFallback: debugFallback,
     sharedCacheLimits: PROTOCOL_LIMITS,
@@ -116,29 +130,38 @@ const runtimes: Partial<Record<VendMessage['mode'], ReturnType<typeof createRunt
   local: createRuntime({ config: parseConfig(setup.local), retry }),
 };
 
-process.on('message', async (message: VendMessage) => {
+process.on('message', async (message: VendMessage | CountsMessage) => {
+  if (message.type === 'counts') {
+    const counts = {
+      ...awsCalls,
+      ...(kms ? { 'kms:Decrypt': kms.calls.decrypt, 'kms:GenerateDataKey': kms.calls.generateDataKey } : {}),
+    };
+    process.send?.({ type: 'counts', id: message.id, counts });
+    return;
+  }
   if (message.type !== 'vend') return;
   const runtime = runtimes[message.mode];
   if (!runtime) throw new Error(`mode ${message.mode} needs the fleet's hostile setup`);
-  const results = await Promise.all(
-    message.usernames.map((username) => {
-      const counts = { dynamoCalls: 0 };
-      return perVend.run(counts, async (): Promise<VendResult> => {
-        const started = performance.now();
-        const spent = () => ({ elapsedMs: Math.round(performance.now() - started), ...counts });
-        try {
-          const { audit } = await runtime.vendor.vend(
-            { kind: 'http', principalArn: ROLE_ARN },
-            { tokenType: 'postgres', instance: 'reporting_server', username },
-            { deadline: Date.now() + message.deadlineMs },
-          );
-          return { ok: true, cache: audit.cache, tokenId: audit.tokenId, ...spent() };
-        } catch (error) {
-          return { ok: false, code: (error as { code?: string }).code ?? (error as Error).name, ...spent() };
-        }
-      });
-    }),
-  );
+  const vendOne = (username: string) => {
+    const counts = { dynamoCalls: 0 };
+    return perVend.run(counts, async (): Promise<VendResult> => {
+      const started = performance.now();
+      const spent = () => ({ elapsedMs: Math.round(performance.now() - started), ...counts });
+      try {
+        const { audit } = await runtime.vendor.vend(
+          { kind: 'http', principalArn: ROLE_ARN },
+          { tokenType: 'postgres', instance: 'reporting_server', username },
+          { deadline: Date.now() + message.deadlineMs },
+        );
+        return { ok: true, cache: audit.cache, tokenId: audit.tokenId, ...spent() };
+      } catch (error) {
+        return { ok: false, code: (error as { code?: string }).code ?? (error as Error).name, ...spent() };
+      }
+    });
+  };
+  const results: VendResult[] = [];
+  if (message.sequential) for (const username of message.usernames) results.push(await vendOne(username));
+  else results.push(...(await Promise.all(message.usernames.map(vendOne))));
   process.send?.({ type: 'result', id: message.id, results });
 });
 process.send?.({ type: 'ready' });

@@ -44,13 +44,16 @@ export interface Fleet {
   workers: ChildProcess[];
   /** The configs the workers run ('shared' and its no-USAGE variant), to compute what they compute. */
   readonly configs: { readonly shared: ConfigInput; readonly noUsage: ConfigInput };
-  /** Ask one worker for `usernames`, concurrently; its results in order. */
+  /** Ask one worker for `usernames`, concurrently (or one at a time); its results in order. */
   ask(
     worker: ChildProcess,
     mode: VendMessage['mode'],
     usernames: readonly string[],
     deadlineMs?: number,
+    sequential?: boolean,
   ): Promise<VendResult[]>;
+  /** One worker's AWS calls by kind since it started. */
+  counts(worker: ChildProcess): Promise<Record<string, number>>;
   /** Caller i goes to container i mod n and asks for target ⌊i / n⌋ mod t: every container sees every target. */
   burst(
     fleet: readonly ChildProcess[],
@@ -130,7 +133,18 @@ export async function startFleet(
     ),
   );
   let nextId = 0;
-  const ask: Fleet['ask'] = (worker, mode, usernames, deadlineMs = 20_000) =>
+  const counts: Fleet['counts'] = (worker) =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      const onMessage = (m: { type: string; id: number; counts: Record<string, number> }) => {
+        if (m.type !== 'counts' || m.id !== id) return;
+        worker.off('message', onMessage);
+        resolve(m.counts);
+      };
+      worker.on('message', onMessage);
+      worker.send({ type: 'counts', id });
+    });
+  const ask: Fleet['ask'] = (worker, mode, usernames, deadlineMs = 20_000, sequential = false) =>
     new Promise<VendResult[]>((resolve, reject) => {
       const id = nextId++;
       const onMessage = (m: { type: string; id: number; results: VendResult[] }) => {
@@ -140,12 +154,13 @@ export async function startFleet(
       };
       worker.on('message', onMessage);
       worker.once('exit', () => reject(new Error('the worker died')));
-      worker.send({ type: 'vend', id, mode, usernames, deadlineMs } satisfies VendMessage);
+      worker.send({ type: 'vend', id, mode, usernames, deadlineMs, sequential } satisfies VendMessage);
     });
   const fleet: Fleet = {
     workers,
     configs: { shared, noUsage },
     ask,
+    counts,
     burst: async (members, mode, targets, callers) => {
       const perWorker = members.map(() => [] as string[]);
       for (let i = 0; i < callers; i += 1)

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,9 +81,17 @@ describe('the CLI a new user meets', () => {
   it.skipIf(!postgresBinDir() && !process.env.CI)(
     'a signal while the stack starts, or a second one while it stops, never leaves its PostgreSQL behind',
     async () => {
-      const clusters = () => new Set(readdirSync(tmpdir()).filter((d) => d.startsWith('tv-pg-')));
+      // This stack's clusters: each records its owner's pid (other tests' run beside it)
+      const clustersOf = (pid: number | undefined) =>
+        readdirSync(tmpdir()).filter((d) => {
+          if (!d.startsWith('tv-pg-')) return false;
+          try {
+            return Number(readFileSync(join(tmpdir(), d, 'owner.pid'), 'utf8')) === pid;
+          } catch {
+            return false;
+          }
+        });
       for (const when of ['starting', 'twice'] as const) {
-        const before = clusters();
         const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--exit-after', '60'], {
           env: { ...process.env, TOKEN_VENDOR_LOCAL_DIR: join(tempDir('tv-sig-'), '.local') },
           stdio: ['ignore', 'ignore', 'pipe'],
@@ -91,7 +99,7 @@ describe('the CLI a new user meets', () => {
         let printed = '';
         child.stderr!.on('data', (c: Buffer) => (printed += c.toString()));
         const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-        const ours = () => [...clusters()].filter((d) => !before.has(d));
+        const ours = () => clustersOf(child.pid);
         if (when === 'starting') {
           // Its database is being created: the stack is half up
           for (let i = 0; i < 400 && ours().length === 0; i += 1) await new Promise((r) => setTimeout(r, 25));

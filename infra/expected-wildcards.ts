@@ -58,23 +58,25 @@ const EXPECTED: readonly Expected[] = [
 ];
 
 /**
- * Acknowledge one cdk-nag finding on `scope`, with its reason, and record it in the template on the
- * resource it applies to (`Metadata.cdk_nag.rules_to_suppress`, the convention reviewers and tools read).
+ * Acknowledge one cdk-nag finding on `scope` (or several with one reason: the same rule in each
+ * pack), with its reason, and record it in the template on the resource it applies to (`Metadata.cdk_nag.rules_to_suppress`, the convention reviewers and tools read).
  *
  * @example
  * ```ts
  * acknowledge(api, 'AwsSolutions-COG4', 'Callers are IAM principals; Cognito does not apply.');
  * ```
  */
-export function acknowledge(scope: IConstruct, id: string, reason: string): void {
-  Validations.of(scope).acknowledge({ id, reason });
+export function acknowledge(scope: IConstruct, ids: string | readonly string[], reason: string): void {
   const resource = scope instanceof CfnResource ? scope : scope.node.defaultChild;
-  if (!(resource instanceof CfnResource)) return;
-  const existing = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined) ?? {};
-  resource.addMetadata('cdk_nag', {
-    ...existing,
-    rules_to_suppress: [...(existing.rules_to_suppress ?? []), { id, reason }],
-  });
+  for (const id of typeof ids === 'string' ? [ids] : ids) {
+    Validations.of(scope).acknowledge({ id, reason });
+    if (!(resource instanceof CfnResource)) continue;
+    const existing = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined) ?? {};
+    resource.addMetadata('cdk_nag', {
+      ...existing,
+      rules_to_suppress: [...(existing.rules_to_suppress ?? []), { id, reason }],
+    });
+  }
 }
 
 /**

@@ -564,18 +564,17 @@ export class TokenVendor extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: false },
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    for (const rule of [
-      'AwsSolutions-DDB3',
-      'Serverless-DynamoDBPointInTimeRecovery',
-      'cdk-validator-cfnguard::dynamodb_table_pitr_enabled_check',
-      ...compliance('DynamoDBPITREnabled'),
-      ...compliance('DynamoDBInBackupPlan'),
-    ])
-      acknowledge(
-        table,
-        rule,
-        'A cache: losing it costs one mint per target (the vendor falls back to minting), so point-in-time recovery and backups buy nothing.',
-      );
+    acknowledge(
+      table,
+      [
+        'AwsSolutions-DDB3',
+        'Serverless-DynamoDBPointInTimeRecovery',
+        'cdk-validator-cfnguard::dynamodb_table_pitr_enabled_check',
+        ...compliance('DynamoDBPITREnabled'),
+        ...compliance('DynamoDBInBackupPlan'),
+      ],
+      'A cache: losing it costs one mint per target (the vendor falls back to minting), so point-in-time recovery and backups buy nothing.',
+    );
     for (const f of [this.functions.http, this.functions.direct]) {
       f.addToRolePolicy(
         new iam.PolicyStatement({
@@ -1031,21 +1030,19 @@ export class TokenVendor extends Construct {
     }
     for (const f of [this.functions.http, this.functions.direct, this.functions['rotate-key']]) {
       if (!f) continue;
-      for (const id of ['Serverless-LambdaDLQ', ...compliance('LambdaDLQ')])
-        ack(
-          f,
-          id,
-          'Invoked synchronously only (API Gateway, Step Functions, Secrets Manager rotation): a failure returns to the caller, which retries; there is no event to keep.',
-        );
+      ack(
+        f,
+        ['Serverless-LambdaDLQ', ...compliance('LambdaDLQ')],
+        'Invoked synchronously only (API Gateway, Step Functions, Secrets Manager rotation): a failure returns to the caller, which retries; there is no event to keep.',
+      );
     }
     if (!this.#reserved) {
       for (const f of Object.values(this.functions))
-        for (const id of compliance('LambdaConcurrency'))
-          ack(
-            f,
-            id,
-            'reservedConcurrency: false was chosen for this deployment (an account whose concurrency quota is too low to reserve any); the stage throttle still bounds the HTTP function.',
-          );
+        ack(
+          f,
+          compliance('LambdaConcurrency'),
+          'reservedConcurrency: false was chosen for this deployment (an account whose concurrency quota is too low to reserve any); the stage throttle still bounds the HTTP function.',
+        );
     }
     // Control Tower rules (cdk-validator-cfnguard), where the template is right and the rule cannot tell.
     for (const permission of this.node.findAll().filter((c) => c instanceof lambda.CfnPermission)) {
@@ -1059,45 +1056,33 @@ export class TokenVendor extends Construct {
     }
     if (!this.#config.deployment.vpc) {
       for (const f of Object.values(this.functions))
-        for (const id of [
-          'cdk-validator-cfnguard::lambda_inside_vpc_check',
-          ...compliance('LambdaInsideVPC'),
-        ])
-          ack(
-            f,
-            id,
-            'VPC placement is optional (config deployment.vpc): the functions call only HTTPS APIs (Snowflake, Secrets Manager, KMS) and hold no network-reachable resource.',
-          );
+        ack(
+          f,
+          ['cdk-validator-cfnguard::lambda_inside_vpc_check', ...compliance('LambdaInsideVPC')],
+          'VPC placement is optional (config deployment.vpc): the functions call only HTTPS APIs (Snowflake, Secrets Manager, KMS) and hold no network-reachable resource.',
+        );
     }
     if (!this.#config.deployment.waf)
-      for (const id of compliance('APIGWAssociatedWithWAF'))
-        ack(
-          this.api.deploymentStage,
-          id,
-          'WAF is optional (config deployment.waf): every method requires SigV4, the resource policy admits only granted principals, and the stage is throttled. Turn it on to rate-limit per source IP.',
-        );
-    for (const id of compliance('APIGWCacheEnabledAndEncrypted'))
       ack(
         this.api.deploymentStage,
-        id,
-        'Never cache at API Gateway: its cache key is not the caller, so a cache could hand one principal another’s token, and it would hold live tokens outside the vendor’s seal. The vendor caches per target after authorization.',
+        compliance('APIGWAssociatedWithWAF'),
+        'WAF is optional (config deployment.waf): every method requires SigV4, the resource policy admits only granted principals, and the stage is throttled. Turn it on to rate-limit per source IP.',
       );
-    for (const id of compliance('APIGWSSLEnabled'))
-      ack(
-        this.api.deploymentStage,
-        id,
-        'Backend client certificates authenticate API Gateway to an HTTP backend; the only integration is a Lambda proxy, which API Gateway invokes through IAM, not over a TLS connection it could present a certificate on.',
-      );
-    for (const id of [
-      'AwsSolutions-SQS3',
-      'Serverless-SQSRedrivePolicy',
-      'cdk-validator-cfnguard::sqs_dlq_check',
-    ])
-      ack(
-        this.deadLetters,
-        id,
-        'This queue is itself the dead-letter queue of the scheduled rotation check.',
-      );
+    ack(
+      this.api.deploymentStage,
+      compliance('APIGWCacheEnabledAndEncrypted'),
+      'Never cache at API Gateway: its cache key is not the caller, so a cache could hand one principal another’s token, and it would hold live tokens outside the vendor’s seal. The vendor caches per target after authorization.',
+    );
+    ack(
+      this.api.deploymentStage,
+      compliance('APIGWSSLEnabled'),
+      'Backend client certificates authenticate API Gateway to an HTTP backend; the only integration is a Lambda proxy, which API Gateway invokes through IAM, not over a TLS connection it could present a certificate on.',
+    );
+    ack(
+      this.deadLetters,
+      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy', 'cdk-validator-cfnguard::sqs_dlq_check'],
+      'This queue is itself the dead-letter queue of the scheduled rotation check.',
+    );
     Aspects.of(this).add(new AcknowledgeExpectedWildcards());
     ack(
       this.api,

@@ -50,7 +50,8 @@ export interface ThrowawayCluster {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -86,16 +87,8 @@ function alive(pid: number): boolean {
 export function reapOrphanedClusters(bin: string): string[] {
   const reaped: string[] = [];
   const asRoot = process.getuid?.() === 0;
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith('tv-pg-')) continue;
-    const base = join(tmpdir(), name);
-    let owner: number;
-    try {
-      owner = Number(readFileSync(join(base, OWNER_FILE), 'utf8'));
-    } catch {
-      continue; // not one of ours, or still being created
-    }
-    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+  for (const { base, owner } of throwawayClusters()) {
+    if (alive(owner)) continue;
     const stop = [join(bin, 'pg_ctl'), '-D', join(base, 'data'), '-m', 'immediate', '-w', 'stop'];
     spawnSync(asRoot ? 'runuser' : stop[0]!, asRoot ? ['-u', 'postgres', '--', ...stop] : stop.slice(1), {
       stdio: 'ignore',
@@ -105,6 +98,20 @@ export function reapOrphanedClusters(bin: string): string[] {
     reaped.push(base);
   }
   return reaped;
+}
+
+/** The throwaway clusters on this machine and the pid of the process that started each. */
+export function throwawayClusters(): { base: string; owner: number }[] {
+  return readdirSync(tmpdir()).flatMap((name) => {
+    if (!name.startsWith('tv-pg-')) return [];
+    const base = join(tmpdir(), name);
+    try {
+      const owner = Number(readFileSync(join(base, OWNER_FILE), 'utf8'));
+      return Number.isInteger(owner) && owner > 0 ? [{ base, owner }] : [];
+    } catch {
+      return []; // not one of ours, or still being created
+    }
+  });
 }
 
 /** How to get PostgreSQL's server, said when `npm start` runs without it. */

@@ -83,27 +83,23 @@ interface Item {
     | { readonly kind: 'absent' | 'other' };
 }
 
-/** A DynamoDB or KMS failure (or timeout): the cache is down, the vendor mints on its own. */
-class StoreUnavailable extends Error {
+/** Why the shared level is skipped for this vend (the vendor mints on its own): `onFallback`'s reason. */
+class Bypass extends Error {
   constructor(
     readonly reason: string,
-    cause: unknown,
+    cause?: unknown,
   ) {
-    super(reason, { cause });
+    super(reason, cause === undefined ? undefined : { cause });
   }
 }
 
-/** The shared level spent what one vend may spend on it (calls or time): mint on your own. */
-class BudgetSpent extends Error {
-  constructor(readonly reason: 'dynamodb-calls' | 'aws-time') {
+/** A DynamoDB or KMS failure (or timeout): the cache is down. The reason names the call. */
+class StoreUnavailable extends Bypass {}
+
+/** The vend spent what it may spend on the shared level (calls or time). */
+class BudgetSpent extends Bypass {
+  constructor(reason: 'dynamodb-calls' | 'aws-time') {
     super(reason);
-  }
-}
-
-class CallTimeout extends Error {
-  override readonly name = 'TimeoutError';
-  constructor(what: string, ms: number) {
-    super(`${what} did not answer within ${ms} ms`);
   }
 }
 
@@ -211,9 +207,8 @@ export class SharedTokenCache {
         poll = Math.min(POLL_MAX_MS, poll * 2);
       }
     } catch (error) {
-      if (error instanceof BudgetSpent) this.#options.onFallback?.(error.reason);
-      else if (error instanceof StoreUnavailable) this.#options.onFallback?.(error.reason, error.cause);
-      else throw error;
+      if (!(error instanceof Bypass)) throw error;
+      this.#options.onFallback?.(error.reason, error.cause);
       if (this.#now() >= deadline) throw new DeadlineExceededError();
       return { value: await mint(), outcome: 'local-fallback' };
     }
@@ -236,13 +231,8 @@ export class SharedTokenCache {
     // The token is minted: a failure to store it costs the fleet one more mint, never this caller its
     // token, and never more than the vend's budget of time.
     await this.#store(pk, context, value, codec, spent).catch(async (error: unknown) => {
-      const reason =
-        error instanceof StoreUnavailable
-          ? error.reason
-          : error instanceof BudgetSpent
-            ? error.reason
-            : 'store';
-      this.#options.onFallback?.(reason, error instanceof StoreUnavailable ? error.cause : error);
+      if (error instanceof Bypass) this.#options.onFallback?.(error.reason, error.cause);
+      else this.#options.onFallback?.('store', error);
       await this.#release(pk, spent).catch(() => {}); // the others need not wait for the lease to lapse
     });
     return value;
@@ -272,20 +262,19 @@ export class SharedTokenCache {
       return Number.isFinite(n) ? n : undefined;
     };
     const v = item.v;
-    const version: Item['version'] =
-      v === undefined
-        ? { kind: 'absent' }
-        : typeof v.S === 'string'
-          ? { kind: 'string', value: v.S }
-          : { kind: 'other' };
     return {
-      ...(str('sealed') ? { sealed: str('sealed') } : {}),
-      ...(str('dataKey') ? { dataKey: str('dataKey') } : {}),
-      ...(str('iv') ? { iv: str('iv') } : {}),
-      ...(num('expiresAt') === undefined ? {} : { expiresAt: num('expiresAt') }),
-      ...(str('leaseOwner') ? { leaseOwner: str('leaseOwner') } : {}),
-      ...(num('leaseUntil') === undefined ? {} : { leaseUntil: num('leaseUntil') }),
-      version,
+      sealed: str('sealed'),
+      dataKey: str('dataKey'),
+      iv: str('iv'),
+      expiresAt: num('expiresAt'),
+      leaseOwner: str('leaseOwner'),
+      leaseUntil: num('leaseUntil'),
+      version:
+        v === undefined
+          ? { kind: 'absent' }
+          : typeof v.S === 'string'
+            ? { kind: 'string', value: v.S }
+            : { kind: 'other' },
     };
   }
 
@@ -450,24 +439,19 @@ export class SharedTokenCache {
    * call that runs out is aborted (the SDK closes its request) and counts as the store being down.
    */
   async #call<R>(what: string, spent: Spent, call: (abortSignal: AbortSignal) => Promise<R>): Promise<R> {
-    const timeoutMs = Math.min(this.#limits.callTimeoutMs, this.#limits.awsBudgetMs - spent.awsMs);
+    const timeoutMs = Math.ceil(Math.min(this.#limits.callTimeoutMs, this.#limits.awsBudgetMs - spent.awsMs));
     if (timeoutMs <= 0) throw new BudgetSpent('aws-time');
-    const controller = new AbortController();
+    // The SDK aborts the request on this signal; the race also ends a call that ignores it (a mock).
+    const abortSignal = AbortSignal.timeout(timeoutMs);
+    const timedOut = new Promise<never>((_, reject) =>
+      abortSignal.addEventListener('abort', () => reject(abortSignal.reason), { once: true }),
+    );
     const started = performance.now(); // real time, whatever clock the vendor is given
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new CallTimeout(what, timeoutMs);
-        controller.abort(error);
-        reject(error);
-      }, timeoutMs);
-    });
     try {
-      return await Promise.race([call(controller.signal), timedOut]);
+      return await Promise.race([call(abortSignal), timedOut]);
     } catch (error) {
       throw new StoreUnavailable(what, error);
     } finally {
-      clearTimeout(timer);
       spent.awsMs += performance.now() - started;
     }
   }

@@ -124,25 +124,12 @@ describe('adversarial: CLI input', () => {
 
 describe('adversarial: the serve banner', () => {
   it('never prints a secret access key, from the demo or from a credentials file', async () => {
-    const { serve } = await import('../../cli/commands/serve');
     const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tempDir } = await import('../support/keys');
+    const { serveUntilBanner } = await import('../support/cli');
     const dir = tempDir('tv-banner-');
-    let stderr = '';
-    const stop = new AbortController();
-    const io = {
-      stdout: { write: () => true },
-      stderr: {
-        write: (chunk: string) => {
-          stderr += chunk;
-          if (stderr.includes('Ctrl-C stops.')) stop.abort();
-          return true;
-        },
-      },
-      env: {},
-    };
-    await serve(['--dir', dir, '--port', '0'], io, stop.signal);
+    let stderr = (await serveUntilBanner(['--dir', dir, '--port', '0'], {})).banner;
     const demo = JSON.parse(readFileSync(join(dir, 'demo-credentials.json'), 'utf8'));
     expect(stderr).toContain('curl');
     expect(stderr).not.toContain(demo.secretAccessKey);
@@ -150,18 +137,12 @@ describe('adversarial: the serve banner', () => {
     const credentials = join(dir, 'creds.json');
     const list = [demo, { ...demo, accessKeyId: 'AKIASECOND', secretAccessKey: 'second-secret-value-123' }];
     (await import('node:fs')).writeFileSync(credentials, JSON.stringify(list), { mode: 0o600 });
-    stderr = '';
-    const again = new AbortController();
-    io.stderr.write = (chunk: string) => {
-      stderr += chunk;
-      if (stderr.includes('Ctrl-C stops.')) again.abort();
-      return true;
-    };
-    await serve(
-      ['--config', join(dir, 'config.json'), '--credentials', credentials, '--port', '0'],
-      io,
-      again.signal,
-    );
+    stderr = (
+      await serveUntilBanner(
+        ['--config', join(dir, 'config.json'), '--credentials', credentials, '--port', '0'],
+        {},
+      )
+    ).banner;
     for (const c of list) expect(stderr).not.toContain(c.secretAccessKey);
   });
 });

@@ -62,3 +62,38 @@ function stripNpmNoise(stderr: string): string {
     .filter((line) => !line.startsWith('npm warn') && !line.startsWith('npm WARN'))
     .join('\n');
 }
+
+/**
+ * `serve` in this process until its banner is out, then stopped: its exit code and everything it wrote
+ * on stderr (the banner and the stop line).
+ *
+ * @example
+ * ```ts
+ * const { code, banner } = await serveUntilBanner(['--port', '0', '--dir', dir], {});
+ * ```
+ */
+export async function serveUntilBanner(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number; banner: string }> {
+  const { serve } = await import('../../cli/commands/serve');
+  let banner = '';
+  const stop = new AbortController();
+  const code = await serve(
+    args,
+    {
+      stdout: { write: () => true },
+      stderr: {
+        write: (chunk: string) => {
+          banner += chunk;
+          if (banner.includes('Ctrl-C stops.')) stop.abort();
+          return true;
+        },
+      },
+      stdin: Readable.from(['']),
+      env,
+    },
+    stop.signal,
+  );
+  return { code, banner };
+}

@@ -133,29 +133,28 @@ export async function startFleet(
     ),
   );
   let nextId = 0;
-  const counts: Fleet['counts'] = (worker) =>
-    new Promise((resolve) => {
+  /** Send `message` (numbered here) and resolve with the worker's answer of type `answer` to it. */
+  const request = <T>(worker: ChildProcess, message: object, answer: string, take: (m: never) => T) =>
+    new Promise<T>((resolve, reject) => {
       const id = nextId++;
-      const onMessage = (m: { type: string; id: number; counts: Record<string, number> }) => {
-        if (m.type !== 'counts' || m.id !== id) return;
+      const onMessage = (m: { type: string; id: number }) => {
+        if (m.type !== answer || m.id !== id) return;
         worker.off('message', onMessage);
-        resolve(m.counts);
-      };
-      worker.on('message', onMessage);
-      worker.send({ type: 'counts', id });
-    });
-  const ask: Fleet['ask'] = (worker, mode, usernames, deadlineMs = 20_000, sequential = false) =>
-    new Promise<VendResult[]>((resolve, reject) => {
-      const id = nextId++;
-      const onMessage = (m: { type: string; id: number; results: VendResult[] }) => {
-        if (m.type !== 'result' || m.id !== id) return;
-        worker.off('message', onMessage);
-        resolve(m.results);
+        resolve(take(m as never));
       };
       worker.on('message', onMessage);
       worker.once('exit', () => reject(new Error('the worker died')));
-      worker.send({ type: 'vend', id, mode, usernames, deadlineMs, sequential } satisfies VendMessage);
+      worker.send({ ...message, id });
     });
+  const counts: Fleet['counts'] = (worker) =>
+    request(worker, { type: 'counts' }, 'counts', (m: { counts: Record<string, number> }) => m.counts);
+  const ask: Fleet['ask'] = (worker, mode, usernames, deadlineMs = 20_000, sequential = false) =>
+    request(
+      worker,
+      { type: 'vend', mode, usernames, deadlineMs, sequential } satisfies Omit<VendMessage, 'id'>,
+      'result',
+      (m: { results: VendResult[] }) => m.results,
+    );
   const fleet: Fleet = {
     workers,
     configs: { shared, noUsage },

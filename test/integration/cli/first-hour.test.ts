@@ -1,13 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../../dev/local/local-stack';
-import { postgresBinDir } from '../../../dev/local/postgres';
-import { runCli } from '../../support/cli';
+import { freePort, postgresBinDir, throwawayClusters } from '../../../dev/local/postgres';
+import { runCli, serveUntilBanner } from '../../support/cli';
 import { tempDir, writeTempFile } from '../../support/keys';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -28,14 +25,6 @@ function bare(args: string[], env: Record<string, string> = {}) {
       ...env,
     },
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** The CLI's first-hour papercuts (issue 24): each of these failed as a new user met it. */
@@ -83,14 +72,7 @@ describe('the CLI a new user meets', () => {
     async () => {
       // This stack's clusters: each records its owner's pid (other tests' run beside it)
       const clustersOf = (pid: number | undefined) =>
-        readdirSync(tmpdir()).filter((d) => {
-          if (!d.startsWith('tv-pg-')) return false;
-          try {
-            return Number(readFileSync(join(tmpdir(), d, 'owner.pid'), 'utf8')) === pid;
-          } catch {
-            return false;
-          }
-        });
+        throwawayClusters().flatMap((c) => (c.owner === pid ? [c.base] : []));
       for (const when of ['starting', 'twice'] as const) {
         const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--exit-after', '60'], {
           env: { ...process.env, TOKEN_VENDOR_LOCAL_DIR: join(tempDir('tv-sig-'), '.local') },
@@ -171,25 +153,12 @@ describe('the CLI a new user meets', () => {
   });
 
   it('without PostgreSQL the stack says how to get it, and runs without a database', async () => {
-    const { serve } = await import('../../../cli/commands/serve');
-    let banner = '';
-    const controller = new AbortController();
-    const io = {
-      stdout: { write: () => true },
-      stderr: {
-        write: (chunk: string) => {
-          banner += chunk;
-          if (chunk.includes('Ctrl-C stops.')) controller.abort();
-          return true;
-        },
-      },
-      stdin: process.stdin,
-      env: { ...process.env, TOKEN_VENDOR_POSTGRES_BIN: 'none' },
-    };
-    const code = await serve(
+    const { code, banner } = await serveUntilBanner(
       ['--port', '0', '--dir', join(tempDir('tv-nodb-'), '.local')],
-      io,
-      controller.signal,
+      {
+        ...process.env,
+        TOKEN_VENDOR_POSTGRES_BIN: 'none',
+      },
     );
     expect(code).toBe(0);
     expect(banner).toContain(

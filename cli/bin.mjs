@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-// The `token-vendor` command. It runs the compiled CLI (cli/dist/, built by `npm ci` through `prepare`, or
-// `npm run build:cli`) when that is at least as new as every source file it was built from; otherwise it
-// runs the TypeScript sources through tsx, so a checkout being edited never runs a stale build.
-import { readdirSync, statSync } from 'node:fs';
+// The `token-vendor` command. An installed package always runs its compiled CLI (dist/cli/, built by
+// `prepare` before packing): it ships no TypeScript and needs no compiler. In a checkout being edited,
+// the compiled CLI runs when it is at least as new as every source it was built from; otherwise the
+// TypeScript sources run through tsx (a devDependency), so an edit never runs a stale build.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = new URL('../', import.meta.url);
-const built = new URL('cli/dist/main.js', root);
+const built = new URL('dist/cli/main.js', root);
+const here = fileURLToPath(import.meta.url);
+// Installed (npm copies files with fresh times, so times say nothing there), or a package without sources.
+const installed =
+  here.split(/[\\/]/).includes('node_modules') || !existsSync(new URL('main.ts', import.meta.url));
 
 function newestSource(dir) {
   let newest = 0;
@@ -31,7 +36,7 @@ function fresh() {
 }
 
 let main;
-if (fresh()) {
+if (installed || fresh()) {
   ({ main } = await import(built.href));
 } else {
   const { register } = await import('tsx/esm/api');

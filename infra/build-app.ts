@@ -3,9 +3,9 @@ import { App, Tags } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ConfigError, parseConfigText } from '../lambda/config/load';
-import type { Trigger } from './monitoring';
-import { applyRuleSets } from './rule-sets';
-import { TokenVendorStack } from './stack';
+import type { Trigger } from './index';
+
+import { applyRuleSets, TokenVendorStack } from './index';
 
 /** Context keys the app reads (`cdk synth -c key=value`), each a deploy-time choice, not code. */
 export const CONTEXT_KEYS = [

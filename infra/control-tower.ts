@@ -1,9 +1,10 @@
-import { CfnGuardValidator, type CfnGuardValidatorProps } from '@cdklabs/cdk-validator-cfnguard';
+import type * as CfnGuard from '@cdklabs/cdk-validator-cfnguard';
 import type {
   IPolicyValidationContextBeta1,
   IPolicyValidationPluginBeta1,
   PolicyValidationPluginReportBeta1,
 } from 'aws-cdk-lib';
+import { requiredPeer } from './optional-peer';
 
 /**
  * AWS Control Tower's proactive controls (cfn-guard), as a gate that fails the synth.
@@ -21,9 +22,13 @@ import type {
  * ```
  */
 export class ControlTowerChecks implements IPolicyValidationPluginBeta1 {
-  readonly #guard: CfnGuardValidator;
+  readonly #guard: CfnGuard.CfnGuardValidator;
 
-  constructor(props: CfnGuardValidatorProps = {}) {
+  constructor(props: CfnGuard.CfnGuardValidatorProps = {}) {
+    const { CfnGuardValidator } = requiredPeer<typeof CfnGuard>(
+      '@cdklabs/cdk-validator-cfnguard',
+      'The Control Tower checks (applyRuleSets; controlTower: false skips them)',
+    );
     this.#guard = new CfnGuardValidator(props);
   }
 

@@ -24,7 +24,7 @@ const exampleWith = (edit: (c: any) => void) => {
 };
 const functionsOf = (template: Template) =>
   Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) =>
-    /^TokenVendor(Http|Direct|RotationCheck|RotateKey)Function/.test(id),
+    /^TokenVendorFunctions(Http|Direct|RotationCheck|RotateKey)Function/.test(id),
   );
 
 describe('compliance packs and the settings they ask for', () => {
@@ -60,7 +60,7 @@ describe('compliance packs and the settings they ask for', () => {
     it('reserves concurrency for every function by default', () => {
       const reserved = Object.fromEntries(
         functionsOf(template).map(([id, f]) => [
-          id.replace(/^TokenVendor(\w+)Function.*$/, '$1'),
+          id.replace(/^TokenVendorFunctions(\w+)Function.*$/, '$1'),
           f.Properties.ReservedConcurrentExecutions,
         ]),
       );
@@ -91,11 +91,11 @@ describe('compliance packs and the settings they ask for', () => {
     one.app.synth();
     const changed = Object.fromEntries(
       functionsOf(Template.fromStack(one.stack)).map(([id, f]) => [
-        id.slice(11, 15),
+        id.replace(/^TokenVendorFunctions(\w+?)Function.*$/, '$1'),
         f.Properties.ReservedConcurrentExecutions,
       ]),
     );
-    expect(changed).toMatchObject({ Http: 300, Dire: 50 });
+    expect(changed).toMatchObject({ Http: 300, Direct: 50, RotationCheck: 2 });
     const none = build({ config: 'config/example.json', reservedConcurrency: 'false' });
     none.app.synth(); // passes: LambdaConcurrency acknowledged with its reason
     const functions = functionsOf(Template.fromStack(none.stack));
@@ -127,14 +127,14 @@ describe('compliance packs and the settings they ask for', () => {
     app.synth();
     const template = Template.fromStack(stack);
     const http = Object.entries(template.findResources('AWS::IAM::ManagedPolicy')).filter(([id]) =>
-      id.startsWith('TokenVendorHttpRolePolicy'),
+      id.startsWith('TokenVendorFunctionsHttpRolePolicy'),
     );
     expect(http.length).toBeGreaterThan(1);
     for (const [, p] of http) expect(JSON.stringify(p.Properties.PolicyDocument).length).toBeLessThan(6144);
     // Every secret is granted somewhere in them
     const granted = JSON.stringify(http.map(([, p]) => p.Properties.PolicyDocument));
     for (let i = 0; i < 25; i += 1) expect(granted).toContain(`connection-number-${i}-`);
-    const [, fn] = functionsOf(template).find(([id]) => id.startsWith('TokenVendorHttpFunction'))!;
+    const [, fn] = functionsOf(template).find(([id]) => id.startsWith('TokenVendorFunctionsHttpFunction'))!;
     for (const [id] of http) expect(fn.DependsOn).toContain(id);
   }, 60_000);
 

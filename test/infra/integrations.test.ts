@@ -29,7 +29,7 @@ describe('an OAuth integration that mirrors a Snowflake security integration', (
 
   const rotateKeyStatements = () =>
     Object.entries(rolePolicies(template))
-      .filter(([id]) => id.startsWith('TokenVendorRotateKeyRole'))
+      .filter(([id]) => id.startsWith('TokenVendorFunctionsRotateKeyRole'))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
 
   it('schedules the rotation function on the client secret, which it may read and re-stage but never write', () => {

@@ -81,9 +81,9 @@ describe('a keyless-only config synthesizes a stack with no secret and no rotati
       .filter(([, r]) => JSON.stringify(r.Properties.ManagedPolicyArns ?? []).includes(policyId))
       .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''));
     expect(holders.sort()).toEqual([
-      'TokenVendorDirectRole',
-      'TokenVendorHttpRole',
-      'TokenVendorRotationCheckRole',
+      'TokenVendorFunctionsDirectRole',
+      'TokenVendorFunctionsHttpRole',
+      'TokenVendorFunctionsRotationCheckRole',
     ]);
     // Nothing else may: no role's own policy grants it
     const own = Object.values(rolePolicies(template));

@@ -45,7 +45,7 @@ describe('a config with cache.shared deploys the table, least-privilege grants a
       (v: { ruleName: string }) => v.ruleName === 'dynamodb_table_pitr_enabled_check',
     );
     expect(pitr).toHaveLength(1);
-    expect(JSON.stringify(pitr[0])).toMatch(/TokenCache/);
+    expect(JSON.stringify(pitr[0])).toMatch(/SharedCacheTable/);
     expect(JSON.stringify(pitr[0])).toMatch(/point-in-time recovery and backups buy nothing/);
   });
 
@@ -53,8 +53,8 @@ describe('a config with cache.shared deploys the table, least-privilege grants a
     const policies = Object.entries(rolePolicies(template));
     const holding = policies.filter(([, p]) => JSON.stringify(p).includes('dynamodb:'));
     expect(holding.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
-      'TokenVendorDirectRolePolicy',
-      'TokenVendorHttpRolePolicy',
+      'TokenVendorFunctionsDirectRolePolicy',
+      'TokenVendorFunctionsHttpRolePolicy',
     ]);
     for (const [, policy] of holding) {
       const statements = (
@@ -62,7 +62,9 @@ describe('a config with cache.shared deploys the table, least-privilege grants a
       ).filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
       expect(statements).toHaveLength(1);
       expect(statements[0]!.Action).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
-      expect(JSON.stringify(statements[0]!.Resource)).toMatch(/TokenCache\w*", "Arn"|TokenCache\w*","Arn"/);
+      expect(JSON.stringify(statements[0]!.Resource)).toMatch(
+        /SharedCacheTable\w*", "Arn"|SharedCacheTable\w*","Arn"/,
+      );
     }
   });
 

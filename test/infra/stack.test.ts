@@ -154,7 +154,7 @@ describe('TokenVendorStack template', () => {
         /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:(DescribeSecret|GetSecretValue|PutSecretValue|UpdateSecretVersionStage))$/,
     };
     for (const [role, pattern] of Object.entries(allowed)) {
-      const granted = statementsOf(`TokenVendor${role}`).flatMap(actions);
+      const granted = statementsOf(`TokenVendorFunctions${role}`).flatMap(actions);
       expect(granted.length).toBeGreaterThan(1);
       expect(granted.filter((a) => !pattern.test(a))).toEqual([]);
     }
@@ -164,20 +164,26 @@ describe('TokenVendorStack template', () => {
         .filter((s) => actions(s).includes('secretsmanager:GetSecretValue'))
         .map(resources)
         .join(' ');
-    expect(secretsRead('TokenVendorHttpRole')).toContain('secret:token-vendor/snowflake/analytics-??????');
-    expect(secretsRead('TokenVendorHttpRole')).toContain('secret:token-vendor/oauth/servicenow-??????');
-    expect(secretsRead('TokenVendorRotationCheckRole')).not.toContain('oauth');
+    expect(secretsRead('TokenVendorFunctionsHttpRole')).toContain(
+      'secret:token-vendor/snowflake/analytics-??????',
+    );
+    expect(secretsRead('TokenVendorFunctionsHttpRole')).toContain(
+      'secret:token-vendor/oauth/servicenow-??????',
+    );
+    expect(secretsRead('TokenVendorFunctionsRotationCheckRole')).not.toContain('oauth');
     // KMS signing is scoped to exactly the configured key; encryption to exactly the envelope key.
-    const kmsSign = statementsOf('TokenVendorHttpRole').filter((s) => actions(s).includes('kms:Sign'));
+    const kmsSign = statementsOf('TokenVendorFunctionsHttpRole').filter((s) =>
+      actions(s).includes('kms:Sign'),
+    );
     expect(kmsSign.map(resources)).toEqual([
       '"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"',
     ]);
-    const encrypt = statementsOf('TokenVendorDirectRole').filter((s) =>
+    const encrypt = statementsOf('TokenVendorFunctionsDirectRole').filter((s) =>
       actions(s).includes('kms:GenerateDataKey'),
     );
     expect(encrypt.map(resources).join()).toMatch(/EnvelopeKey/);
     // Rotation rewrites only the key secret.
-    const rotation = statementsOf('TokenVendorRotateKeyRole').filter((s) =>
+    const rotation = statementsOf('TokenVendorFunctionsRotateKeyRole').filter((s) =>
       actions(s).includes('secretsmanager:PutSecretValue'),
     );
     expect(rotation.map(resources)).toEqual([

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,9 @@ async function holdDefaultPort(): Promise<Server | undefined> {
 
 export default async function setup(): Promise<() => void> {
   const before = ours();
+  // The construct deploys prebuilt Lambda bundles (dist/lambda/): build them from the sources under
+  // test, so no synth here ever packs a stale one (about 2 s).
+  execFileSync(process.execPath, ['dev/build.mjs', 'lambda'], { stdio: 'inherit' });
   const held = await holdDefaultPort();
   return () => {
     held?.close();

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 describe('Node version', () => {
   it('runs the suite on the Lambda runtime’s Node major, as package.json declares', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    const infra = readFileSync(new URL('../../infra/token-vendor.ts', import.meta.url), 'utf8');
+    const infra = readFileSync(new URL('../../infra/functions.ts', import.meta.url), 'utf8');
     const lambdaMajor = Number(/Runtime\.NODEJS_(\d+)_X/.exec(infra)?.[1]);
     expect(lambdaMajor).toBeGreaterThanOrEqual(22);
     expect(pkg.engines.node).toBe(`>=${lambdaMajor}`);

@@ -1,4 +1,4 @@
-// `npm run build:package` (also `prepare`, so `npm ci` and `npm pack` run it): everything the published
+// `npm run build:package` (also `prepack`, so `npm pack` and `npm publish` run it): everything the published
 // package runs, in dist/. Nothing in it compiles TypeScript at run time.
 //
 //   dist/lambda/<function>/  the four Lambda bundles the construct deploys (prebuilt: a synth needs

@@ -1,5 +1,10 @@
-// `token-vendor/cdk`: what a platform team adds to its own CDK app. This repository's own app
-// (infra/app.ts) uses nothing but what is exported here, as an adopter would.
+/**
+ * `token-vendor/cdk`: what a platform team adds to its own CDK app. This repository's own app
+ * (infra/app.ts) uses nothing but what is exported here, as an adopter would.
+ *
+ * @packageDocumentation
+ * @module token-vendor/cdk
+ */
 export { parseConfig, parseConfigText } from '../lambda/config/load';
 export type { Config, ConfigInput } from '../lambda/config/schema';
 export { VendorApi, type VendorApiProps } from './api';

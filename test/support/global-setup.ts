@@ -27,9 +27,9 @@ async function holdDefaultPort(): Promise<Server | undefined> {
 
 export default async function setup(): Promise<() => void> {
   const before = ours();
-  // The construct deploys prebuilt Lambda bundles (dist/lambda/): build them from the sources under
-  // test, so no synth here ever packs a stale one (about 2 s).
-  execFileSync(process.execPath, ['dev/build.mjs', 'lambda'], { stdio: 'inherit' });
+  // dist/ from the sources under test, once, before any test reads it: the construct deploys its
+  // prebuilt Lambda bundles, the CLI runs its build, and the package test packs it (about 8 s).
+  execFileSync(process.execPath, ['dev/build.mjs'], { stdio: 'inherit' });
   const held = await holdDefaultPort();
   return () => {
     held?.close();

@@ -20,8 +20,11 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TEMPLATE = join(ROOT, 'node_modules/aws-cdk/lib/init-templates/app/typescript');
 const INSTALL = 240_000;
 
+/** This process's environment without what the outer `npm test` set for its own project (npm_*). */
+const OUTSIDE_NPM = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+
 /** Runs `cmd` in `cwd`; a failure shows its output. */
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) {
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = OUTSIDE_NPM) {
   const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: INSTALL });
   expect(r.status, `${cmd} ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r;
@@ -147,7 +150,7 @@ describe('the npm package', () => {
         timeout: INSTALL,
         // No Docker: a fallback to it would fail the synth.
         env: {
-          ...process.env,
+          ...OUTSIDE_NPM,
           CDK_DOCKER: '/bin/false',
           CDK_DISABLE_CLI_TELEMETRY: 'true',
           CDK_DISABLE_VERSION_CHECK: '1',
@@ -163,12 +166,34 @@ describe('the npm package', () => {
         join(app, 'lib/wrong.ts'),
         "import { TokenVendor } from 'token-vendor/cdk';\nexport const p: ConstructorParameters<typeof TokenVendor>[2] = { config: {}, alarmEmails: 'x' };\n",
       );
-      const wrong = spawnSync('npx', ['tsc'], { cwd: app, encoding: 'utf8' });
+      const wrong = spawnSync('npx', ['tsc'], { cwd: app, encoding: 'utf8', env: OUTSIDE_NPM });
       expect(wrong.status).not.toBe(0);
       // The config's own types reach the adopter (zod's, vendored): a missing field and a wrong type.
       expect(wrong.stdout).toMatch(/lib\/wrong\.ts.*'connections' is missing/s);
       expect(wrong.stdout).toMatch(/lib\/wrong\.ts.*not assignable to type 'readonly string\[\]'/s);
       writeFileSync(join(app, 'lib/wrong.ts'), 'export {};\n');
+    });
+
+    it('loads token-vendor/cdk from CommonJS (its .cjs build) and from an ES module (its .js build)', () => {
+      const cjs = run(
+        process.execPath,
+        [
+          '-e',
+          "const m = require('token-vendor/cdk'); console.log(require.resolve('token-vendor/cdk'), typeof m.TokenVendor, typeof m.applyRuleSets)",
+        ],
+        app,
+      );
+      expect(cjs.stdout.trim()).toMatch(/dist\/cdk\/index\.cjs function function$/);
+      const esm = run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          "const m = await import('token-vendor/cdk'); console.log(import.meta.resolve('token-vendor/cdk'), typeof m.TokenVendor)",
+        ],
+        app,
+      );
+      expect(esm.stdout.trim()).toMatch(/dist\/cdk\/index\.js function$/);
     });
 
     it('synthesizes with every rule set, the prebuilt bundles as the functions’ code (no esbuild, no Docker)', () => {
@@ -245,7 +270,7 @@ describe('the npm package', () => {
         ['serve', '--port', '0', '--exit-after', '180'],
         {
           cwd: dir,
-          env: { ...process.env, TOKEN_VENDOR_LOCAL_DIR: local },
+          env: { ...OUTSIDE_NPM, TOKEN_VENDOR_LOCAL_DIR: local },
           stdio: ['ignore', 'ignore', 'pipe'],
         },
       );

@@ -24,6 +24,7 @@ import {
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { lambdaBundleOptions } from './lambda-bundle.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -32,8 +33,7 @@ const only = process.argv[2];
 /** The functions the construct deploys, by the name of their directory in dist/lambda/. */
 const LAMBDA_HANDLERS = ['http', 'direct', 'rotation-check', 'rotate-key'];
 
-// The nodejs22.x runtime provides AWS SDK v3: not bundling it keeps ~450 KB of code out of every cold
-// start (the vendor loads SDK clients on first use, lambda/aws/sdk.ts). Everything else is bundled.
+// The AWS SDK: the Lambda runtime provides it, and the client and CLI take it as a dependency.
 const AWS_SDK = ['@aws-sdk/*', '@smithy/*'];
 // Peer dependencies of `token-vendor/cdk`: the adopter's own copies, never bundled.
 const CDK_PEERS = [
@@ -47,27 +47,12 @@ const CDK_PEERS = [
 async function lambdaBundles() {
   await Promise.all(
     LAMBDA_HANDLERS.map((name) =>
-      build({
-        entryPoints: [join(root, 'lambda/handlers', `${name}.ts`)],
-        outfile: join(dist, 'lambda', name, 'index.mjs'),
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node22',
-        minify: true,
-        // No --enable-source-maps at run time (measured: +60 ms init, +9 MiB per container,
-        // bench/cold-path.bench.ts); the map ships beside the bundle to read a stack trace with.
-        sourcemap: true,
-        mainFields: ['module', 'main'],
-        // Some dependencies are CommonJS and call require(); give the ESM bundle one.
-        banner: {
-          js: "import { createRequire as __tvCreateRequire } from 'node:module'; const require = __tvCreateRequire(import.meta.url);",
-        },
-        external: AWS_SDK,
-        // Error classes are matched and reported by name; minification must not rename them.
-        keepNames: true,
-        logLevel: 'warning',
-      }),
+      build(
+        lambdaBundleOptions(
+          join(root, 'lambda/handlers', `${name}.ts`),
+          join(dist, 'lambda', name, 'index.mjs'),
+        ),
+      ),
     ),
   );
 }

@@ -2,13 +2,12 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresBinDir } from '../../dev/local/postgres';
 import { parseConfig } from '../../lambda/config/load';
 import { sealConfig } from '../../lambda/config/sealed';
+import { askAssetForPostgresToken } from '../support/bundle';
 import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../support/emulator';
-import { lambdaContext, ROLE_SESSION, restEvent } from '../support/events';
 import { tempDir } from '../support/keys';
 
 /**
@@ -230,23 +229,9 @@ describe('the npm package', () => {
       );
       const config = join(tempDir('tv-adopter-config-'), 'config.json');
       writeFileSync(config, sealConfig(parseConfig(fixtureConfig(fx))));
-      process.env.TOKEN_VENDOR_CONFIG_FILE = config;
-      writeFileSync(join(asset, 'package.json'), '{"type":"module"}');
-      try {
-        const { handler } = await import(join(asset, 'index.mjs'));
-        const response = (await handler(
-          restEvent(
-            '/v1/tokens/postgres',
-            { instance: 'reporting_server', username: 'reporting_user' },
-            ROLE_SESSION,
-          ),
-          lambdaContext(),
-        )) as APIGatewayProxyResult;
-        expect(response.statusCode, response.body).toBe(200);
-        expect(fx.emulator.validatePostgresToken(JSON.parse(response.body).token)).toBeDefined();
-      } finally {
-        delete process.env.TOKEN_VENDOR_CONFIG_FILE;
-      }
+      const response = await askAssetForPostgresToken(asset, config);
+      expect(response.statusCode, response.body).toBe(200);
+      expect(fx.emulator.validatePostgresToken(JSON.parse(response.body).token)).toBeDefined();
     });
   });
 

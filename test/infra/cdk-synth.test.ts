@@ -1,11 +1,10 @@
 import type { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VALIDATED_CONFIG_FORMAT } from '../../lambda/config/sealed';
+import { askAssetForPostgresToken } from '../support/bundle';
 import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../support/emulator';
-import { lambdaContext, ROLE_SESSION, restEvent } from '../support/events';
 import { tempDir, writeTempFile } from '../support/keys';
 import { cdkSynth } from '../support/synth';
 
@@ -68,18 +67,7 @@ describe('cdk synth with real bundling', () => {
     );
     const asset = http.Metadata['aws:asset:path'] as string;
     // The function reads /var/task/config.json in Lambda; here, the same file from the asset.
-    process.env.TOKEN_VENDOR_CONFIG_FILE = join(out, asset, 'config.json');
-    writeFileSync(join(out, asset, 'package.json'), '{"type":"module"}');
-    const { handler } = await import(join(out, asset, 'index.mjs'));
-    const response = (await handler(
-      restEvent(
-        '/v1/tokens/postgres',
-        { instance: 'reporting_server', username: 'reporting_user' },
-        ROLE_SESSION,
-      ),
-      lambdaContext(),
-    )) as APIGatewayProxyResult;
-    delete process.env.TOKEN_VENDOR_CONFIG_FILE;
+    const response = await askAssetForPostgresToken(join(out, asset), join(out, asset, 'config.json'));
     expect(response.statusCode, response.body).toBe(200);
     expect(fx.emulator.validatePostgresToken(JSON.parse(response.body).token)).toBeDefined();
   });

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readConfigText } from '../../../lambda/config/deployed';
 import { ConfigError, parseConfig } from '../../../lambda/config/load';
 import { sealConfig, VALIDATED_CONFIG_FORMAT } from '../../../lambda/config/sealed';
 import { configFromEnvironment } from '../../../lambda/runtime';
-import { bundleLikeCdk } from '../../support/bundle';
 import { tempDir } from '../../support/keys';
 
 const example = () => JSON.parse(readFileSync('config/example.json', 'utf8'));
@@ -104,11 +104,12 @@ describe('the config a deployed function reads (sealed at synth)', () => {
   });
 
   it("the http function's bundle builds the request schemas only: never the config schema, never the answers'", async () => {
-    // Bundled as CDK bundles it, imported in a fresh process that counts every zod schema constructed
+    // The bundle the construct deploys (dist/lambda/, built from these sources by the suite's global
+    // setup), imported in a fresh process that counts every zod schema constructed
     // (zod calls its global post-processor once per schema), with a sealed config to read.
     const dir = tempDir();
     const outfile = join(dir, 'index.mjs');
-    await bundleLikeCdk('lambda/handlers/http.ts', outfile);
+    copyFileSync(fileURLToPath(new URL('../../../dist/lambda/http/index.mjs', import.meta.url)), outfile);
     writeFileSync(join(dir, 'config.json'), sealConfig(parseConfig(example())));
     const count = (configFile: string) => {
       const run = spawnSync(

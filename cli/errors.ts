@@ -41,6 +41,7 @@ export function exitCodeFor(error: unknown): ExitCode {
     case 'CONFIG_ERROR':
       return ExitCode.Usage;
     case 'NOT_AUTHORIZED':
+    case 'REVOKED':
     case 'UNKNOWN_TARGET':
     case 'SNOWFLAKE_REJECTED':
     case 'SNOWFLAKE_AUTH_FAILED':
@@ -49,6 +50,7 @@ export function exitCodeFor(error: unknown): ExitCode {
       return ExitCode.Rejected;
     case 'THROTTLED':
     case 'UPSTREAM_UNAVAILABLE':
+    case 'REVOCATION_LIST_UNAVAILABLE':
       return ExitCode.Upstream;
     default:
       return ExitCode.Other;

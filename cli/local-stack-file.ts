@@ -13,6 +13,8 @@ export interface StackFile {
   readonly configFile?: string;
   /** The demo's local STS, and the vendor role's credential for it (for `rotation-check` on the demo). */
   readonly sts?: { readonly endpoint: string; readonly credentialsFile: string };
+  /** The revocation list's table (dynalite), for `revoke`, `unrevoke` and `revocations list`. */
+  readonly revocations?: { readonly endpoint: string; readonly tableName: string };
 }
 
 const NAME = 'stack.json';

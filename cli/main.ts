@@ -21,6 +21,9 @@ const COMMANDS: Record<CommandName, () => Promise<Run>> = {
   'rotation-check': async () => (await import('./commands/rotation-check')).rotationCheck,
   integrations: async () => (await import('./commands/integrations')).integrations,
   'token-id': async () => (await import('./commands/token-id')).tokenIdCommand,
+  revoke: async () => (await import('./commands/revoke')).revokeCommand,
+  unrevoke: async () => (await import('./commands/revoke')).unrevokeCommand,
+  revocations: async () => (await import('./commands/revoke')).revocationsCommand,
 };
 
 function help(): string {

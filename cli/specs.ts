@@ -49,6 +49,26 @@ const VENDOR_FLAGS = {
   },
 } as const satisfies Record<string, Flag>;
 
+/** Where the revocation list is: a deployed stack's table, or the local stack's. */
+const REVOCATION_TABLE_FLAGS = {
+  table: {
+    type: 'string',
+    value: 'T',
+    help: "the stack's RevocationTableName output (default TOKEN_VENDOR_REVOCATION_TABLE, else the local stack's)",
+  },
+  region: { type: 'string', value: 'R', help: 'the table’s region (default AWS_REGION)' },
+} as const satisfies Record<string, Flag>;
+
+const SCOPE_FLAGS = {
+  principal: { type: 'string', value: 'ARN', help: 'an IAM role or user (all its sessions; any path)' },
+  account: { type: 'string', value: 'ID', help: 'every principal of a 12-digit AWS account' },
+  target: {
+    type: 'string',
+    value: 'T',
+    help: 'postgres:INSTANCE[/USER], snowflake-jwt:CONNECTION or oauth:INTEGRATION (with --principal: that principal on it)',
+  },
+} as const satisfies Record<string, Flag>;
+
 const JSON_FLAG = {
   type: 'boolean',
   help: 'print JSON with TTL metadata instead of the bare value',
@@ -190,6 +210,31 @@ export const SPECS = {
       },
     },
     note: "CMD's exit code is exec's; Ctrl-C and other signals go to CMD. The token is in CMD's environment only.",
+  },
+  revoke: {
+    summary:
+      'cut a principal or a target off, fleet-wide, within seconds and without a deploy (incident response)',
+    flags: {
+      ...SCOPE_FLAGS,
+      reason: { type: 'string', value: 'TEXT', required: true, help: 'why: the refused caller reads it' },
+      for: { type: 'string', value: 'D', help: 'end by itself after D (90s, 30m, 12h, 7d); default never' },
+      ...REVOCATION_TABLE_FLAGS,
+      json: { type: 'boolean', help: 'print the entry as JSON' },
+    },
+    note: 'Tokens already vended for what it covers are not served again from any cache; a Postgres token already handed out works until it expires (Snowflake cannot revoke one before its 15 minutes).',
+  },
+  unrevoke: {
+    summary: 'lift a revocation (the tokens it tainted stay tainted)',
+    flags: {
+      ...SCOPE_FLAGS,
+      ...REVOCATION_TABLE_FLAGS,
+      json: { type: 'boolean', help: 'print the entry as JSON' },
+    },
+  },
+  revocations: {
+    summary: 'list the revocation list’s entries, newest first',
+    positionals: 'list',
+    flags: { ...REVOCATION_TABLE_FLAGS, json: { type: 'boolean', help: 'print the entries as JSON' } },
   },
   'token-id': {
     summary: "print the audit trail's one-way id of a token",

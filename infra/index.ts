@@ -14,6 +14,7 @@ export { type FunctionPlacement, VendorFunctions, type VendorFunctionsProps } fr
 export { VendorKeys } from './keys';
 export { Monitoring, type MonitoringProps, type PerTrigger, type Trigger } from './monitoring';
 export { VendorNetwork, type VendorNetworkProps } from './network';
+export { RevocationList, type RevocationListProps } from './revocations';
 export { KeyRotation, type KeyRotationProps, rotationTargets } from './rotation';
 export { applyRuleSets } from './rule-sets';
 export { SharedCache, type SharedCacheProps } from './shared-cache';

@@ -24,6 +24,8 @@ export interface MonitoringProps {
   readonly key: kms.IKey;
   /** Email addresses subscribed to the alarm topic. */
   readonly alarmEmails?: readonly string[];
+  /** The revocation list is deployed: count and alarm on the requests it refuses. */
+  readonly revocations?: boolean;
   /** The config turns the shared cache on: alarm when the vendor keeps minting without it. */
   readonly sharedCache?: boolean;
   /** The API's access log group: gateway-level refusals (403s API Gateway answers itself) are counted from it. */
@@ -109,6 +111,15 @@ export class Monitoring extends Construct {
         ),
       ),
     );
+    const revoked = props.revocations
+      ? filterMetric(
+          'RevokedDenials',
+          logs.FilterPattern.all(
+            logs.FilterPattern.stringValue('$.event', '=', 'token.denied'),
+            logs.FilterPattern.stringValue('$.errorCode', '=', 'REVOKED'),
+          ),
+        )
+      : undefined;
     const keyMetric = (name: string) =>
       new cloudwatch.Metric({
         namespace: NAMESPACE,
@@ -144,6 +155,13 @@ export class Monitoring extends Construct {
       10,
       'Many requests were denied (token.denied): a caller lacks a grant, or someone is probing. See the "denials by principal" query.',
     );
+    if (revoked)
+      alarm(
+        'RevokedDenialsAlarm',
+        revoked,
+        1,
+        'A revoked principal or target was asked for a token (REVOKED): the revocation is working, and whoever holds that role is still trying. See the "denials by principal" query.',
+      );
     alarm(
       'FailuresAlarm',
       failures,

@@ -16,7 +16,7 @@ export interface VendorNetworkProps {
  * With `createEndpoints`, it also makes the AWS endpoints the functions need without a NAT route to
  * them: interface endpoints for Secrets Manager and KMS (STS too for keyless connections), HTTPS only
  * from the functions' security groups, and DynamoDB's gateway endpoint on the subnets' route tables for
- * the shared cache.
+ * the shared cache and the revocation list.
  *
  * @example
  * ```ts
@@ -83,7 +83,7 @@ export class VendorNetwork extends Construct {
         open: false,
       });
     }
-    if (props.config.cache.shared) {
+    if (props.config.cache.shared || props.config.revocations.enabled) {
       new ec2.CfnVPCEndpoint(this, 'DynamoDbEndpoint', {
         vpcId: vpc.vpcId,
         serviceName: `com.amazonaws.${Stack.of(this).region}.dynamodb`,

@@ -20,6 +20,7 @@ import { VendorFunctions } from './functions';
 import { VendorKeys } from './keys';
 import { Monitoring, type PerTrigger, type Trigger } from './monitoring';
 import { VendorNetwork } from './network';
+import { RevocationList } from './revocations';
 import { KeyRotation } from './rotation';
 import { SharedCache } from './shared-cache';
 
@@ -103,6 +104,7 @@ export function readConfigFile(path: string): Config {
  * | `gateway` | {@link VendorApi} | the `AWS_IAM` REST API, its logs and WAF |
  * | `sharedCache` | {@link SharedCache} | the fleet-wide token cache, when the config turns it on |
  * | `directPath` | {@link DirectPath} | who may invoke the direct path and open its sealed tokens |
+ * | `revocations` | {@link RevocationList} | the revocation list's table and the operator role |
  * | `rotation` | {@link KeyRotation} | rotation schedules, the daily check, its dead letters |
  * | `network` | {@link VendorNetwork} | VPC placement and endpoints, when the config asks |
  * | `monitoring` | {@link Monitoring} | alarms, dashboard, saved queries |
@@ -124,6 +126,8 @@ export class TokenVendor extends Construct {
   /** The fleet-wide token cache, when the config turns it on. */
   readonly sharedCache?: SharedCache;
   readonly directPath: DirectPath;
+  /** The revocation list, unless the config turns it off (`revocations.enabled: false`). */
+  readonly revocations?: RevocationList;
   readonly rotation: KeyRotation;
   /** VPC placement, when the config has `deployment.vpc`. */
   readonly network?: VendorNetwork;
@@ -198,6 +202,12 @@ export class TokenVendor extends Construct {
         namespace: `${Stack.of(this).stackId}/${this.node.addr}`,
       });
     }
+    if (config.revocations.enabled) {
+      this.revocations = new RevocationList(this, 'Revocations', {
+        key: this.key,
+        vending: [this.functions.http, this.functions.direct],
+      });
+    }
     this.directPath = new DirectPath(this, 'DirectPath', {
       config,
       direct: this.functions.direct,
@@ -223,6 +233,7 @@ export class TokenVendor extends Construct {
       accessLogs: this.accessLogs,
       key: this.key,
       sharedCache: this.sharedCache !== undefined,
+      revocations: this.revocations !== undefined,
       ...(props.alarmEmails ? { alarmEmails: props.alarmEmails } : {}),
     });
 
@@ -258,6 +269,18 @@ export class TokenVendor extends Construct {
       'For Step Functions: lambda:InvokeFunction',
     );
     output('EnvelopeKeyArn', this.envelopeKey.keyArn, 'kms:Decrypt on this key opens encryptedToken');
+    if (this.revocations) {
+      output(
+        'RevocationTableName',
+        this.revocations.table.tableName,
+        'token-vendor revoke|unrevoke|revocations list --table <this>',
+      );
+      output(
+        'OperatorRoleArn',
+        this.revocations.operatorRole.roleArn,
+        'Assume this role to revoke (docs/runbook.md)',
+      );
+    }
     // Keyless connections: the roles Snowflake's service users must trust (WORKLOAD_IDENTITY ARN).
     if (Object.values(this.config.connections).some((c) => c.workloadIdentity)) {
       for (const [id, trigger] of [

@@ -20,6 +20,7 @@ import {
   WorkloadIdentityAuthenticator,
   WorkloadIdentityError,
 } from './snowflake/workload-identity';
+import { Revocations, readRevocationTable } from './vending/revocations';
 import { type SharedCacheLimits, SharedTokenCache } from './vending/shared-cache';
 import { type SnowflakeConnection, TokenVendor } from './vending/vendor';
 import { warmFetch } from './warm';
@@ -32,6 +33,10 @@ export interface RuntimeOptions {
   readonly sts?: (region: string | undefined) => STSClient | Promise<STSClient>;
   /** The DynamoDB client of the shared cache (default: made on first use, in the table's region). */
   readonly dynamodb?: () => DynamoDBClient | Promise<DynamoDBClient>;
+  /** The DynamoDB client of the revocation list (default: `dynamodb`, or one made in the table's region). */
+  readonly revocationsDynamodb?: () => DynamoDBClient | Promise<DynamoDBClient>;
+  /** Told each failed read of the revocation list. */
+  readonly onRevocationReadError?: (error: unknown) => void;
   /** Told why the shared cache was bypassed (`dynamodb:GetItem`, `kms:Decrypt`, `lease-wait`, …). */
   readonly onSharedCacheFallback?: (reason: string, error?: unknown) => void;
   /** The shared cache's bounds (default SHARED_CACHE_LIMITS); a test on a slow table widens them. */
@@ -204,6 +209,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
   });
 
+  const revocations = revocationList(config, options);
   const prepare = async (): Promise<void> => {
     const connectionSettings = Object.values(config.connections);
     const keys = [
@@ -222,9 +228,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ...(secretsUsed ? [secretsManager()] : []),
       ...(kmsUsed ? [kms()] : []),
       ...(stsRegions.length > 0 ? [loadSts(), ...stsRegions.map(stsFor)] : []),
-      ...(config.cache.shared ? [loadDynamoDb()] : []),
+      ...(config.cache.shared || revocations ? [loadDynamoDb()] : []),
     ]);
     for (const name of Object.keys(config.connections)) connection(name);
+    // The first read of the revocation list, at init: the first vend need not wait for it.
+    await revocations?.current().catch(() => {});
   };
 
   return {
@@ -240,8 +248,36 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       oauth,
       now: options.now,
       ...(config.cache.shared ? { shared: sharedCache(config, options, kms) } : {}),
+      ...(revocations ? { revocations } : {}),
     }),
   };
+}
+
+/**
+ * The revocation list, when there is a table: `TOKEN_VENDOR_REVOCATION_TABLE` (the stack sets it), else
+ * `revocations.dynamodb.tableName`. Without one (the local stack without dynalite, a test), nothing is
+ * enforced; `revocations.enabled: false` turns it off even with one.
+ */
+function revocationList(config: Config, options: RuntimeOptions): Revocations | undefined {
+  const settings = config.revocations;
+  const env = options.env ?? process.env;
+  const tableName = env.TOKEN_VENDOR_REVOCATION_TABLE || settings.dynamodb.tableName;
+  if (!settings.enabled || !tableName) return undefined;
+  const region = settings.dynamodb.region;
+  const client =
+    options.revocationsDynamodb ??
+    options.dynamodb ??
+    lazy(async () => {
+      const { DynamoDBClient } = await loadDynamoDb();
+      return new DynamoDBClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
+    });
+  return new Revocations({
+    config,
+    refreshMs: settings.refreshSeconds * 1000,
+    read: async () => readRevocationTable(await client(), tableName, options.now),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.onRevocationReadError ? { onReadError: options.onRevocationReadError } : {}),
+  });
 }
 
 /**
@@ -311,7 +347,15 @@ export const metrics = new Metrics({ namespace: 'TokenVendor', serviceName: 'tok
 export const auditLog = new AuditLog(logger);
 // A failed build (a bad config) is not kept: the next call tries again and reports it again.
 export const defaultRuntime = lazyRetrying(async () =>
-  createRuntime({ config: await configFromEnvironment() }),
+  createRuntime({
+    config: await configFromEnvironment(),
+    // The container serves on its last list (or refuses without one); the operator should know.
+    onRevocationReadError: (error) =>
+      logger.warn('The revocation list could not be read', {
+        errorName: (error as Error)?.name,
+        errorMessage: String((error as Error)?.message).slice(0, 300),
+      }),
+  }),
 );
 
 /**

@@ -82,6 +82,7 @@ export async function serve(args: string[], io: CliIo, signal?: AbortSignal): Pr
       ...(stack.sts && stack.vendorCredentialsFile
         ? { sts: { endpoint: stack.sts.url, credentialsFile: resolve(stack.vendorCredentialsFile) } }
         : {}),
+      ...('tableName' in stack.revocations ? { revocations: stack.revocations } : {}),
     });
     const tryLines = stack.emulator
       ? [

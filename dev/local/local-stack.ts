@@ -15,6 +15,7 @@ import {
   startThrowawayCluster,
   type ThrowawayCluster,
 } from './postgres';
+import { type LocalRevocationTable, startLocalRevocationTable } from './revocation-table';
 import type { LocalCredential } from './sigv4';
 import { type LocalSts, startLocalSts } from './sts';
 import { localStsClient } from './sts-client';
@@ -53,6 +54,8 @@ export interface LocalStackOptions {
   readonly database?: 'auto' | false;
   /** With `database: 'auto'`: PostgreSQL's server binaries (default: found as `postgresBinDir` finds them); null: none. */
   readonly postgresBin?: string | null;
+  /** The revocation list on dynalite, when dynalite is installed (default); false: none. */
+  readonly revocations?: false;
   /** Clock of the vendor and the emulator (tests run them behind real time); the gateway keeps real time. */
   readonly now?: () => number;
   /** Audit lines; default Powertools Logger on stdout. */
@@ -71,6 +74,10 @@ export interface LocalStack {
   readonly credentialsFile: string;
   readonly credentials: readonly LocalCredential[];
   readonly region: string;
+  /** The revocation list on dynalite (the runbook's `revoke` writes there), or why there is none. */
+  readonly revocations:
+    | { readonly endpoint: string; readonly tableName: string }
+    | { readonly missing: string };
   /** Demo with `database: 'auto'`: the PostgreSQL behind the instance, or why there is none. */
   readonly database?:
     | { readonly host: string; readonly port: number; readonly sslmode: 'require'; readonly database: string }
@@ -252,10 +259,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     writeFileSync(vendorCredentialsFile, `${JSON.stringify(vendorCredential, null, 2)}\n`, { mode: 0o600 });
   }
 
+  const revocationTable =
+    options.revocations === false ? { missing: 'off' } : await startLocalRevocationTable();
+  const table = 'tableName' in revocationTable ? (revocationTable as LocalRevocationTable) : undefined;
   const runtime = createRuntime({
     config,
     ...(sts && vendorCredential ? { sts: localStsClient(sts.url, region, vendorCredential) } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(table
+      ? {
+          env: { ...process.env, TOKEN_VENDOR_REVOCATION_TABLE: table.tableName },
+          revocationsDynamodb: table.client,
+        }
+      : {}),
   });
   // Locally: the same audit records as JSON lines on stdout, and no EMF metrics (there is no CloudWatch).
   const handler = createHttpHandler({
@@ -272,6 +288,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await sts?.close();
     await cluster?.stop();
     await ldap?.close();
+    await table?.close();
     throw error;
   }
   return {
@@ -285,12 +302,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     credentials,
     region,
     ...(database ? { database } : {}),
+    revocations: table
+      ? { endpoint: table.endpoint, tableName: table.tableName }
+      : (revocationTable as { missing: string }),
     close: async () => {
       await gateway.close();
       await emulator?.close();
       await sts?.close();
       await cluster?.stop().catch(() => {});
       await ldap?.close();
+      await table?.close();
     },
   };
 }

@@ -18,6 +18,13 @@ export const ERRORS = {
       'No grant for this principal and target (the same answer whether or not the target exists), or no IAM identity.',
     message: 'The caller is not granted this target.',
   },
+  REVOKED: {
+    status: 403,
+    name: 'Revoked',
+    meaning:
+      "An operator revoked this principal's access, or this target, fleet-wide (the revocation list); the message gives the entry's reason.",
+    message: 'Access is revoked.',
+  },
   UNKNOWN_TARGET: {
     status: 404,
     name: 'UnknownTarget',
@@ -70,6 +77,14 @@ export const ERRORS = {
       'Snowflake, KMS, Secrets Manager or the OAuth server failed past retries and the deadline; retry after Retry-After seconds.',
     message:
       'An upstream service (Snowflake, the OAuth token endpoint or AWS) did not answer usefully in time; retry after the Retry-After delay.',
+  },
+  REVOCATION_LIST_UNAVAILABLE: {
+    status: 503,
+    name: 'RevocationListUnavailable',
+    meaning:
+      'The revocation list could not be read and this container has not read one yet: the vendor refuses rather than serve on an unknown list; retry after Retry-After seconds.',
+    message:
+      'The revocation list could not be read, so the vendor cannot tell whether access is revoked; retry after the Retry-After delay.',
   },
   CONFIG_ERROR: {
     status: 500,

@@ -10,6 +10,7 @@ type JsonSchema = Record<string, unknown>;
 const ROUTE_ERRORS: readonly ErrorCode[] = [
   'INVALID_REQUEST',
   'NOT_AUTHORIZED',
+  'REVOKED',
   'PAYLOAD_TOO_LARGE',
   'THROTTLED',
   'SNOWFLAKE_REJECTED',
@@ -17,6 +18,7 @@ const ROUTE_ERRORS: readonly ErrorCode[] = [
   'OAUTH_REJECTED',
   'OAUTH_SCOPE_EXCEEDED',
   'UPSTREAM_UNAVAILABLE',
+  'REVOCATION_LIST_UNAVAILABLE',
   'CONFIG_ERROR',
   'INTERNAL',
 ];

@@ -386,6 +386,29 @@ export const SharedCacheSchema = z.strictObject({
 });
 export type SharedCacheSettings = z.output<typeof SharedCacheSchema>;
 
+/**
+ * The revocation list (incident response): principals and targets cut off fleet-wide without a deploy.
+ * Deployed by the stack, the table comes from the function's environment
+ * (`TOKEN_VENDOR_REVOCATION_TABLE`); name it here to run anywhere else. Without a table the vendor
+ * enforces nothing (the local stack and tests without one).
+ */
+export const RevocationsSchema = z.strictObject({
+  /** The stack deploys the table and enforces it; false deploys neither. */
+  enabled: z._default(z.boolean(), true),
+  /** Every container applies a new entry within this many seconds (it re-reads the list no less often). */
+  refreshSeconds: z._default(Seconds(1, 60), 2),
+  dynamodb: z._default(
+    z.strictObject({
+      tableName: z.optional(
+        z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')),
+      ),
+      region: z.optional(AwsRegion),
+    }),
+    {},
+  ),
+});
+export type RevocationSettings = z.output<typeof RevocationsSchema>;
+
 const TokenPolicy = (minRemaining: number) =>
   z._default(
     z.strictObject({
@@ -430,6 +453,7 @@ export const ConfigSchema = z
       }),
       { enabled: true },
     ),
+    revocations: z._default(RevocationsSchema, { enabled: true, refreshSeconds: 2, dynamodb: {} }),
   })
   .check(
     z.check((ctx) => crossReferences(ctx.value as Config, (path, message) => issue(ctx, message, path))),
@@ -450,10 +474,14 @@ type Report = (path: (string | number)[], message: string) => void;
 
 function crossReferences(config: Config, report: Report): void {
   const vpc = config.deployment.vpc;
-  if (vpc?.createEndpoints && vpc.routeTableIds.length === 0 && config.cache.shared)
+  if (
+    vpc?.createEndpoints &&
+    vpc.routeTableIds.length === 0 &&
+    (config.cache.shared || config.revocations.enabled)
+  )
     report(
       ['deployment', 'vpc', 'routeTableIds'],
-      "createEndpoints with cache.shared needs the subnets' route tables (DynamoDB's gateway endpoint goes there)",
+      "createEndpoints with cache.shared or the revocation list needs the subnets' route tables (DynamoDB's gateway endpoint goes there; revocations.enabled: false turns the list off)",
     );
   const connections = new Set(Object.keys(config.connections));
   const seen = new Map<string, number>();

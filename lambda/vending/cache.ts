@@ -42,10 +42,12 @@ export class TokenCache {
     deadline?: number,
     /** The fleet-wide level, and how its entries are written (only for token types worth sharing). */
     shared?: { readonly cache: SharedTokenCache; readonly codec: Codec<T> },
+    /** A cached token (of either level) is served only if this says so (the revocation list's taint). */
+    accept: (value: T) => boolean = () => true,
   ): Promise<{ value: T; cache: CacheOutcome }> {
     const cached = this.#entries.get(key);
     if (cached) {
-      if (cached.expiresAt.getTime() - this.#now() >= minRemainingMs) {
+      if (cached.expiresAt.getTime() - this.#now() >= minRemainingMs && accept(cached as T)) {
         this.#entries.delete(key);
         this.#entries.set(key, cached); // most recently used last
         return { value: cached as T, cache: 'hit' };
@@ -63,6 +65,7 @@ export class TokenCache {
                 mint,
                 shared.codec,
                 deadline ?? this.#now() + 25_000,
+                accept,
               )
             : { value: await mint(), outcome: 'miss' as const };
         if (this.#enabled) this.#store(key, got.value);

@@ -82,6 +82,8 @@ export function publicError(error: unknown): PublicError {
     }
   }
   if (code === 'OAUTH_REJECTED' || code === 'OAUTH_SCOPE_EXCEEDED') return make(code, code, message);
+  if (code === 'REVOCATION_LIST_UNAVAILABLE')
+    return make(code, code, `${message}${causeText(error)}`, undefined, REVOCATION_RETRY_AFTER_SECONDS);
   if (
     code === 'OAUTH_UNAVAILABLE' ||
     code === 'KEY_SOURCE_UNAVAILABLE' ||
@@ -94,7 +96,24 @@ export function publicError(error: unknown): PublicError {
 }
 
 /** Codes whose own message is the caller's answer: they describe the caller's request, nothing internal. */
-const CALLER_FACING = new Set(['INVALID_REQUEST', 'NOT_AUTHORIZED', 'UNKNOWN_TARGET', 'PAYLOAD_TOO_LARGE']);
+const CALLER_FACING = new Set([
+  'INVALID_REQUEST',
+  'NOT_AUTHORIZED',
+  // The entry's reason is the operator's message to whoever it names.
+  'REVOKED',
+  'UNKNOWN_TARGET',
+  'PAYLOAD_TOO_LARGE',
+]);
+/** A container without a list retries its read on the next vend: soon is enough. */
+const REVOCATION_RETRY_AFTER_SECONDS = 2;
+
+/** Why a read failed, for the audit record's detail (an AWS error's name and message carry no secret). */
+function causeText(error: TokenVendorError): string {
+  const cause = error.cause as { name?: unknown; message?: unknown } | undefined;
+  return cause && typeof cause.name === 'string'
+    ? ` (${cause.name}: ${String(cause.message).slice(0, 200)})`
+    : '';
+}
 const INTERNAL_DETAIL = 'an unexpected error (see errorCause)';
 
 function make(

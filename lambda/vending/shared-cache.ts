@@ -156,6 +156,8 @@ export class SharedTokenCache {
     mint: () => Promise<T>,
     codec: Codec<T>,
     deadline: number,
+    /** An opened token is served only if this says so (the revocation list's taint); else it is replaced. */
+    accept: (value: T) => boolean = () => true,
   ): Promise<{ value: T; outcome: SharedOutcome }> {
     const pk = sharedCacheKey(this.#options.namespace ?? '', key);
     const context: EncryptionContext = { [CONTEXT_KEY]: pk };
@@ -175,7 +177,7 @@ export class SharedTokenCache {
         if (item?.sealed && item.expiresAt !== undefined && item.expiresAt - now >= minRemainingMs) {
           const value = await this.#open(item, context, codec, spent);
           // The expiry attribute is not sealed: the token's own expiry, inside the seal, decides.
-          if (value && value.expiresAt.getTime() - now >= minRemainingMs)
+          if (value && value.expiresAt.getTime() - now >= minRemainingMs && accept(value))
             return { value, outcome: 'shared-hit' };
         }
         // No token to serve. A lease is live only if it ends in the future and no later than a lease

@@ -19,6 +19,7 @@ import { tokenLifetime } from '../ttl';
 import { type CacheOutcome, TokenCache } from './cache';
 import { type AuthorizedTarget, authorize } from './policy';
 import type { Caller, VendRequest } from './request';
+import type { Revocations } from './revocations';
 import { type Codec, jsonCodec, type SharedTokenCache } from './shared-cache';
 
 /** The SQL API client and signer of one configured Snowflake connection. */
@@ -37,6 +38,8 @@ export interface TokenVendorDeps {
   readonly oauth: OAuthTokenSource;
   /** The fleet-wide level of the cache, when the config turns it on (Postgres and OAuth tokens). */
   readonly shared?: SharedTokenCache;
+  /** The revocation list, when there is a table to read it from: checked on every vend, before either cache. */
+  readonly revocations?: Revocations;
   readonly now?: () => number;
 }
 
@@ -62,6 +65,9 @@ export interface VendOutcome {
   readonly response: TokenResponse;
   readonly audit: VendAudit;
 }
+
+/** Whether a cached token may be served: false for one the revocation list taints. */
+type Accept = (value: Minted<{ readonly issuedAt: Date }>) => boolean;
 
 /** A minted token as cached: the token, its id and what the audit trail needs. */
 interface Minted<T> {
@@ -106,19 +112,26 @@ export class TokenVendor {
     options: { readonly deadline: number },
   ): Promise<VendOutcome> {
     const target = authorize(this.#deps.config, caller, request);
+    // After the grant check (a principal without a grant learns nothing of any entry), before either cache.
+    const taintedBefore = this.#deps.revocations
+      ? (await this.#deps.revocations.check(caller, target)).taintedBefore
+      : Number.NEGATIVE_INFINITY;
+    const accept = (value: Minted<{ readonly issuedAt: Date }>) =>
+      value.token.issuedAt.getTime() > taintedBefore;
     switch (target.tokenType) {
       case 'postgres':
-        return this.#postgres(target, options.deadline);
+        return this.#postgres(target, options.deadline, accept);
       case 'snowflake-jwt':
-        return this.#snowflakeJwt(target);
+        return this.#snowflakeJwt(target, accept);
       case 'oauth':
-        return this.#oauth(target, options.deadline);
+        return this.#oauth(target, options.deadline, accept);
     }
   }
 
   async #postgres(
     target: Extract<AuthorizedTarget, { tokenType: 'postgres' }>,
     deadline: number,
+    accept: Accept,
   ): Promise<VendOutcome> {
     const policy = this.#deps.config.tokens.postgres;
     const { value, cache } = await this.#cache.get(
@@ -138,6 +151,7 @@ export class TokenVendor {
         }),
       deadline,
       this.#shared(),
+      accept,
     );
     const token: PostgresAccessToken = value.token;
     const { instance } = target;
@@ -163,19 +177,26 @@ export class TokenVendor {
 
   async #snowflakeJwt(
     target: Extract<AuthorizedTarget, { tokenType: 'snowflake-jwt' }>,
+    accept: Accept,
   ): Promise<VendOutcome> {
     const policy = this.#deps.config.tokens.snowflakeJwt;
-    const { value, cache } = await this.#cache.get(target.cacheKey, policy.minRemainingSeconds * 1000, () =>
-      this.#timed(() =>
-        mintKeyPairJwt({
-          account: target.connection.account,
-          user: target.connection.user,
-          signer: this.#signerOf(target.connectionName),
-          lifetimeSeconds: target.connection.jwtLifetimeSeconds,
-          refreshRatio: policy.refreshRatio,
-          now: this.#now,
-        }),
-      ),
+    const { value, cache } = await this.#cache.get(
+      target.cacheKey,
+      policy.minRemainingSeconds * 1000,
+      () =>
+        this.#timed(() =>
+          mintKeyPairJwt({
+            account: target.connection.account,
+            user: target.connection.user,
+            signer: this.#signerOf(target.connectionName),
+            lifetimeSeconds: target.connection.jwtLifetimeSeconds,
+            refreshRatio: policy.refreshRatio,
+            now: this.#now,
+          }),
+        ),
+      undefined,
+      undefined,
+      accept,
     );
     const jwt: KeyPairJwt = value.token;
     return {
@@ -208,6 +229,7 @@ export class TokenVendor {
   async #oauth(
     target: Extract<AuthorizedTarget, { tokenType: 'oauth' }>,
     deadline: number,
+    accept: Accept,
   ): Promise<VendOutcome> {
     const policy = this.#deps.config.tokens.oauth;
     const { value, cache } = await this.#cache.get(
@@ -216,6 +238,7 @@ export class TokenVendor {
       () => this.#timed(() => this.#deps.oauth(target.integrationName, target.scopes, deadline)),
       deadline,
       this.#shared(),
+      accept,
     );
     return {
       response: {

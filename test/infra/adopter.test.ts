@@ -28,6 +28,8 @@ describe('the TokenVendor construct in an adopter’s app', () => {
       'ApiUrl',
       'DirectFunctionArn',
       'EnvelopeKeyArn',
+      'OperatorRoleArn',
+      'RevocationTableName',
     ]);
   }, 60_000);
 
@@ -60,8 +62,14 @@ describe('the TokenVendor construct in an adopter’s app', () => {
     new TokenVendor(stack, 'Finance', { config: config(), outputPrefix: 'Finance' });
     const outputs = Object.keys(Template.fromStack(stack).findOutputs('*'));
     expect(outputs).toEqual(
-      expect.arrayContaining(['AnalyticsApiUrl', 'FinanceApiUrl', 'FinanceEnvelopeKeyArn']),
+      expect.arrayContaining([
+        'AnalyticsApiUrl',
+        'FinanceApiUrl',
+        'FinanceEnvelopeKeyArn',
+        'AnalyticsRevocationTableName',
+        'FinanceOperatorRoleArn',
+      ]),
     );
-    expect(outputs.filter((o) => !/ApiEndpoint/.test(o))).toHaveLength(6);
+    expect(outputs.filter((o) => !/ApiEndpoint/.test(o))).toHaveLength(10);
   }, 60_000);
 });

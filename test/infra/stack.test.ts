@@ -144,10 +144,11 @@ describe('TokenVendorStack template', () => {
 
   it('gives each function only its own permissions', () => {
     const allowed: Record<string, RegExp> = {
+      // dynamodb:Scan and kms:Decrypt (through DynamoDB only): reading the revocation list.
       HttpRole:
-        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey))$/,
+        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|Decrypt)|dynamodb:Scan)$/,
       DirectRole:
-        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|GenerateDataKey))$/,
+        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|GenerateDataKey|Decrypt)|dynamodb:Scan)$/,
       RotationCheckRole:
         /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|DescribeKey|GenerateDataKey|Decrypt)|sqs:SendMessage)$/,
       RotateKeyRole:

@@ -136,5 +136,7 @@ export function lambdaContext(remainingMs = 29_000): Context {
 }
 
 export const ROLE_ARN = 'arn:aws:iam::111122223333:role/services/reporting-api';
+/** A second granted role (the fleet's revocation tests: the principal that is not revoked). */
+export const OTHER_ROLE_ARN = 'arn:aws:iam::111122223333:role/billing-api';
 export const ROLE_SESSION = 'arn:aws:sts::111122223333:assumed-role/reporting-api/i-0123456789abcdef0';
 export const ALICE = 'arn:aws:iam::111122223333:user/alice';

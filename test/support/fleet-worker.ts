@@ -23,6 +23,8 @@ interface Setup {
   readonly masterKey: string;
   /** The hostile-table modes: the KMS stand-in (a real KMSClient over HTTP) and an endpoint that hangs. */
   readonly hostile?: { readonly kmsUrl: string; readonly hangingUrl: string; readonly noUsage: ConfigInput };
+  /** The revocation modes: the shared config with a revocation list on its own DynamoDB. */
+  readonly revocations?: { readonly config: ConfigInput; readonly endpoint: string };
 }
 export interface VendMessage {
   readonly type: 'vend';
@@ -38,8 +40,14 @@ export interface VendMessage {
     /** Another stack that shares the table (and the KMS key). */
     | 'hostile-other-stack'
     /** DynamoDB's endpoint accepts connections and never answers. */
-    | 'dynamodb-hung';
+    | 'dynamodb-hung'
+    /** The shared cache with the revocation list. */
+    | 'revocations'
+    /** The same, in a container that has not vended yet (its first read of the list is its first vend). */
+    | 'revocations-cold';
   readonly usernames: readonly string[];
+  /** Who asks (default ROLE_ARN). */
+  readonly principalArn?: string;
   readonly deadlineMs: number;
   /** One vend at a time, as Lambda gives a container one request at a time (default: all at once). */
   readonly sequential?: boolean;
@@ -128,6 +136,28 @@ const runtimes: Partial<Record<VendMessage['mode'], ReturnType<typeof createRunt
     sharedCacheLimits: PROTOCOL_LIMITS,
   }),
   local: createRuntime({ config: parseConfig(setup.local), retry }),
+  ...(setup.revocations
+    ? Object.fromEntries(
+        (['revocations', 'revocations-cold'] as const).map((mode) => [
+          mode,
+          createRuntime({
+            config: parseConfig(setup.revocations!.config),
+            kms: kms!.client,
+            dynamodb: (() => {
+              const client = counted(dynamoClient(setup.dynamoEndpoint));
+              return () => client;
+            })(),
+            // The functions' own client settings: a stopped table fails within its timeouts.
+            revocationsDynamodb: (() => {
+              const client = dynamoClient(setup.revocations!.endpoint, AWS_CLIENT_DEFAULTS);
+              return () => client;
+            })(),
+            retry,
+            sharedCacheLimits: PROTOCOL_LIMITS,
+          }),
+        ]),
+      )
+    : {}),
 };
 
 process.on('message', async (message: VendMessage | CountsMessage) => {
@@ -149,7 +179,7 @@ process.on('message', async (message: VendMessage | CountsMessage) => {
       const spent = () => ({ elapsedMs: Math.round(performance.now() - started), ...counts });
       try {
         const { audit } = await runtime.vendor.vend(
-          { kind: 'http', principalArn: ROLE_ARN },
+          { kind: 'http', principalArn: message.principalArn ?? ROLE_ARN },
           { tokenType: 'postgres', instance: 'reporting_server', username },
           { deadline: Date.now() + message.deadlineMs },
         );

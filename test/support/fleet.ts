@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { ConfigInput } from '../../lambda/config/schema';
 import { type EmulatorFixture, fixtureConfig } from './emulator';
-import { ROLE_ARN } from './events';
+import { OTHER_ROLE_ARN, ROLE_ARN } from './events';
 import type { VendMessage, VendResult } from './fleet-worker';
 import { tempDir } from './keys';
 import { CACHE_KEY_ID, CACHE_TABLE } from './shared-cache';
@@ -51,6 +51,8 @@ export interface Fleet {
     usernames: readonly string[],
     deadlineMs?: number,
     sequential?: boolean,
+    /** Who asks (default ROLE_ARN; the grants also name OTHER_ROLE_ARN). */
+    principalArn?: string,
   ): Promise<VendResult[]>;
   /** One worker's AWS calls by kind since it started. */
   counts(worker: ChildProcess): Promise<Record<string, number>>;
@@ -73,18 +75,18 @@ export async function startFleet(
     leaseSeconds?: number;
     /** Turns on the hostile-table modes (see fleet-worker.ts). */
     hostile?: { kmsUrl: string; hangingUrl: string };
+    /** Turns on the revocation modes: the list's table on this DynamoDB (its own, so a test can stop it). */
+    revocations?: { endpoint: string; tableName: string; refreshSeconds?: number };
   },
 ): Promise<Fleet> {
   const base = fixtureConfig(fx);
   const local: ConfigInput = {
     ...base,
     postgresInstances: [{ ...base.postgresInstances![0]!, allowedUsers: [...options.usernames] }],
-    grants: [
-      {
-        principal: ROLE_ARN,
-        postgres: [{ instance: 'reporting_server', usernames: [...options.usernames] }],
-      },
-    ],
+    grants: [ROLE_ARN, OTHER_ROLE_ARN].map((principal) => ({
+      principal,
+      postgres: [{ instance: 'reporting_server', usernames: [...options.usernames] }],
+    })),
   };
   const shared: ConfigInput = {
     ...local,
@@ -110,6 +112,20 @@ export async function startFleet(
     sharedLongLease,
     local,
     ...(options.hostile ? { hostile: { ...options.hostile, noUsage } } : {}),
+    ...(options.revocations
+      ? {
+          revocations: {
+            endpoint: options.revocations.endpoint,
+            config: {
+              ...shared,
+              revocations: {
+                dynamodb: { tableName: options.revocations.tableName },
+                refreshSeconds: options.revocations.refreshSeconds ?? 2,
+              },
+            } satisfies ConfigInput,
+          },
+        }
+      : {}),
     dynamoEndpoint: options.dynamoEndpoint,
     masterKey: randomBytes(32).toString('base64'),
   });
@@ -148,10 +164,24 @@ export async function startFleet(
     });
   const counts: Fleet['counts'] = (worker) =>
     request(worker, { type: 'counts' }, 'counts', (m: { counts: Record<string, number> }) => m.counts);
-  const ask: Fleet['ask'] = (worker, mode, usernames, deadlineMs = 20_000, sequential = false) =>
+  const ask: Fleet['ask'] = (
+    worker,
+    mode,
+    usernames,
+    deadlineMs = 20_000,
+    sequential = false,
+    principalArn,
+  ) =>
     request(
       worker,
-      { type: 'vend', mode, usernames, deadlineMs, sequential } satisfies Omit<VendMessage, 'id'>,
+      {
+        type: 'vend',
+        mode,
+        usernames,
+        deadlineMs,
+        sequential,
+        ...(principalArn ? { principalArn } : {}),
+      } satisfies Omit<VendMessage, 'id'>,
       'result',
       (m: { results: VendResult[] }) => m.results,
     );

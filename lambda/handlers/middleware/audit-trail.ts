@@ -30,7 +30,7 @@ const defaults = { now: Date.now };
 
 /**
  * One audit record (and its metrics) per request, whatever the outcome: `token.issued` after a
- * success, `token.denied` for NOT_AUTHORIZED, `token.failed` for anything else. Runs before the
+ * success, `token.denied` for NOT_AUTHORIZED and REVOKED, `token.failed` for anything else. Runs before the
  * error mapper so it sees the original error.
  *
  * @example
@@ -92,7 +92,8 @@ export function auditTrail(options: AuditTrailOptions): middy.MiddlewareObj {
       const { record } = base(request);
       const mapped = publicError(request.error);
       const full: AuditRecord = {
-        event: mapped.code === 'NOT_AUTHORIZED' ? 'token.denied' : 'token.failed',
+        event:
+          mapped.code === 'NOT_AUTHORIZED' || mapped.code === 'REVOKED' ? 'token.denied' : 'token.failed',
         ...record,
         errorCode: mapped.code,
         errorCause: mapped.code === 'INTERNAL' ? internalCause(request.error) : mapped.cause,

@@ -4,10 +4,14 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../infra/build-app';
+import { AuditLog } from '../../../lambda/audit/audit-log';
 import { recordMetrics } from '../../../lambda/audit/metrics';
 import type { AuditRecord } from '../../../lambda/audit/record';
+import { createHttpHandler } from '../../../lambda/handlers/http';
 import { createRotationCheckHandler } from '../../../lambda/handlers/rotation-check';
 import { auditLog, metrics } from '../../../lambda/runtime';
+import { RevokedError } from '../../../lambda/vending/revocations';
+import type { TokenVendor } from '../../../lambda/vending/vendor';
 import { ALICE, lambdaContext, ROLE_SESSION, restEvent } from '../../support/events';
 import { tempDir, writeTempFile } from '../../support/keys';
 import { type VendingHarness, vendingHarness } from '../../support/vending';
@@ -154,6 +158,27 @@ describe('every alarm watches what the code writes', () => {
       vend({ instance: 'reporting_server', username: 'etl_user' }, ALICE),
     );
     h.emulator.setUserKey('SVC', 1, h.key.publicKey);
+    // A revoked principal: the real handler and audit trail, over a vendor whose list refuses it.
+    const revokedHandler = createHttpHandler({
+      vendor: () =>
+        ({
+          vend: async () => {
+            throw new RevokedError('principal', 'INC-42');
+          },
+        }) as unknown as TokenVendor,
+      audit: new AuditLog(new Logger({ serviceName: 'token-vendor' })),
+      metrics,
+    });
+    scenario.revoked = await printed(() =>
+      revokedHandler(
+        restEvent(
+          '/v1/tokens/postgres',
+          { instance: 'reporting_server', username: 'reporting_user' },
+          ROLE_SESSION,
+        ),
+        lambdaContext(),
+      ),
+    );
   }, 120_000);
   afterAll(() => h.close());
 
@@ -182,6 +207,15 @@ describe('every alarm watches what the code writes', () => {
     expect(events('denied')).toContain('token.denied:NOT_AUTHORIZED');
     expect(events('unavailable')).toContain('token.failed:UPSTREAM_UNAVAILABLE');
     expect(events('rejected')).toContain('token.failed:SNOWFLAKE_AUTH_FAILED');
+    expect(events('revoked')).toContain('token.denied:REVOKED');
+  });
+
+  it('the RevokedDenials filter counts the requests the revocation list refused, and no other denial', () => {
+    expect(count('RevokedDenials', scenario.revoked!)).toBe(1);
+    expect(
+      count('RevokedDenials', [...scenario.denied!, ...scenario.issued!, ...scenario.unavailable!]),
+    ).toBe(0);
+    expect(count('Denials', scenario.revoked!)).toBe(1);
   });
 
   it('the Denials, Failures and UpstreamUnavailable filters count exactly their lines', () => {
@@ -250,7 +284,9 @@ describe('every alarm watches what the code writes', () => {
       .filter((a) => String(a.Properties.Namespace ?? '').endsWith('/Audit'))
       .map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`);
     expect(watched.sort()).toEqual(
-      ['Denials', 'Failures', 'GatewayDenials', 'UpstreamUnavailable'].map((m) => `TokenVendor/Audit/${m}`),
+      ['Denials', 'Failures', 'GatewayDenials', 'RevokedDenials', 'UpstreamUnavailable'].map(
+        (m) => `TokenVendor/Audit/${m}`,
+      ),
     );
     for (const metric of watched) expect(written, metric).toContain(metric);
   });

@@ -1,0 +1,152 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AWS_CLIENT_DEFAULTS, loadDynamoDb, loadSts } from '../../lambda/aws/sdk';
+import { parseCommand } from '../args';
+import { UsageError } from '../errors';
+import type { CliIo } from '../io';
+import { localDir, runningLocalStack } from '../local-stack-file';
+import {
+  type Listed,
+  listRevocations,
+  type RevocationTable,
+  revoke,
+  scopeOf,
+  unrevoke,
+} from '../revocation-table';
+
+/** The table, and who the operator is: a deployed stack's (AWS credentials) or the local stack's. */
+async function tableFor(
+  command: string,
+  values: { table?: string | undefined; region?: string | undefined },
+  io: CliIo,
+): Promise<RevocationTable & { by: () => Promise<string> }> {
+  const tableName = values.table ?? io.env.TOKEN_VENDOR_REVOCATION_TABLE;
+  if (tableName) {
+    const region = values.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION;
+    const { DynamoDBClient } = await loadDynamoDb();
+    const client: DynamoDBClient = new DynamoDBClient({
+      ...AWS_CLIENT_DEFAULTS,
+      ...(region ? { region } : {}),
+    });
+    return {
+      client,
+      tableName,
+      // The operator's own IAM identity, as STS says it is: the entry records who made it.
+      by: async () => {
+        const { STSClient, GetCallerIdentityCommand } = await loadSts();
+        const sts = new STSClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
+        return (await sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown';
+      },
+    };
+  }
+  const local = runningLocalStack(localDir(io.env));
+  if (local?.revocations) {
+    const { localDynamoClient } = await import('../../dev/local/revocation-table');
+    return {
+      client: await localDynamoClient(local.revocations.endpoint),
+      tableName: local.revocations.tableName,
+      by: async () => 'local-operator (the local stack)',
+    };
+  }
+  throw new UsageError(
+    `${command}: name the table (--table, the stack's RevocationTableName output, or TOKEN_VENDOR_REVOCATION_TABLE), or start the local stack (npm start).`,
+  );
+}
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--for 90s|30m|12h|7d`, at most 400 days. */
+function duration(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d{1,6})([smhd])$/.exec(value);
+  const ms = m ? Number(m[1]) * UNITS[m[2]!]! : Number.NaN;
+  if (!(ms > 0 && ms <= 400 * UNITS.d!))
+    throw new UsageError(
+      `revoke: --for must be a duration such as 90s, 30m, 12h or 7d (at most 400d), not "${value}".`,
+    );
+  return ms;
+}
+
+function describe(e: Listed): string {
+  const s = e.scope;
+  const what =
+    s.kind === 'principal'
+      ? `principal ${s.principal}`
+      : s.kind === 'account'
+        ? `account ${s.account}`
+        : s.kind === 'target'
+          ? `target ${s.target}`
+          : `principal ${s.principal} on ${s.target}`;
+  const state =
+    e.liftedAt !== undefined
+      ? `lifted ${new Date(e.liftedAt).toISOString()}`
+      : e.until !== undefined && e.until <= Date.now()
+        ? `ended ${new Date(e.until).toISOString()}`
+        : `active${e.until !== undefined ? ` until ${new Date(e.until).toISOString()}` : ''}`;
+  return `${what}\t${state}\tsince ${e.at === undefined ? '?' : new Date(e.at).toISOString()}\tby ${e.by}\t${e.reason}`;
+}
+
+function json(e: Listed) {
+  return {
+    pk: e.pk,
+    ...e.scope,
+    reason: e.reason,
+    by: e.by,
+    ...(e.at === undefined ? {} : { at: new Date(e.at).toISOString() }),
+    ...(e.until === undefined ? {} : { until: new Date(e.until).toISOString() }),
+    ...(e.liftedAt === undefined ? {} : { liftedAt: new Date(e.liftedAt).toISOString() }),
+  };
+}
+
+/** `token-vendor revoke`: write the entry; every container applies it within the list's refresh. */
+export async function revokeCommand(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseCommand('revoke', args);
+  const scope = scopeOf(values, 'revoke');
+  if (!values.reason?.trim())
+    throw new UsageError('revoke: --reason says why (the refused caller reads it).');
+  const forMs = duration(values.for);
+  const table = await tableFor('revoke', values, io);
+  const now = Date.now();
+  const entry = await revoke(table, {
+    scope,
+    reason: values.reason,
+    by: await table.by(),
+    now,
+    ...(forMs === undefined ? {} : { until: now + forMs }),
+  });
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify(json(entry), null, 2)}\n`);
+    return;
+  }
+  io.stdout.write(`revoked\t${describe(entry)}\n`);
+  io.stderr.write(
+    [
+      'Every container refuses it within the list’s refresh (revocations.refreshSeconds, default 2 s).',
+      'Tokens vended before now for what it covers are not served again from any cache.',
+      'Tokens already handed out still work until they expire:',
+      '  - Postgres tokens: Snowflake cannot revoke one before its 15 minutes.',
+      '  - Key-pair JWTs: rotate the connection’s key (Secrets Manager: rotate-secret), then remove the old key from the Snowflake user.',
+      '  - OAuth tokens: token-vendor integrations disable NAME stops the integration at Snowflake.',
+      '',
+    ].join('\n'),
+  );
+}
+
+/** `token-vendor unrevoke`: lift the entry; its taint stays. */
+export async function unrevokeCommand(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseCommand('unrevoke', args);
+  const scope = scopeOf(values, 'unrevoke');
+  const table = await tableFor('unrevoke', values, io);
+  const entry = await unrevoke(table, { scope, by: await table.by(), now: Date.now() });
+  io.stdout.write(values.json ? `${JSON.stringify(json(entry), null, 2)}\n` : `lifted\t${describe(entry)}\n`);
+}
+
+/** `token-vendor revocations list`. */
+export async function revocationsCommand(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parseCommand('revocations', args, true);
+  if (positionals.length !== 1 || positionals[0] !== 'list') throw new UsageError('revocations: give list.');
+  const table = await tableFor('revocations', values, io);
+  const entries = await listRevocations(table);
+  if (values.json) io.stdout.write(`${JSON.stringify(entries.map(json), null, 2)}\n`);
+  else if (entries.length === 0) io.stdout.write('no revocations\n');
+  else for (const e of entries) io.stdout.write(`${describe(e)}\n`);
+}

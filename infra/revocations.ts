@@ -1,0 +1,86 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { acknowledge, compliance } from './expected-wildcards';
+import { ManagedPolicyRole } from './managed-policy-role';
+
+export interface RevocationListProps {
+  /** Encrypts the table. */
+  readonly key: kms.IKey;
+  /** The functions that vend (http, direct): they read the list before every vend. */
+  readonly vending: readonly lambda.Function[];
+}
+
+/**
+ * The revocation list (config `revocations`, on by default): principals and targets an operator cut off
+ * fleet-wide, without a deploy (docs/runbook.md). Its own on-demand table, under the vendor's key, with
+ * point-in-time recovery, retained with the stack: it is authoritative state, not a cache. The vending
+ * functions may only read it (`Scan`, strongly consistent, every few seconds); the operator role may
+ * read and write entries but never delete one (a lifted entry keeps its taint until its TTL).
+ *
+ * @example
+ * ```ts
+ * vendor.revocations?.operatorRole.grantAssumeRole(new iam.ArnPrincipal(onCallRoleArn));
+ * ```
+ */
+export class RevocationList extends Construct {
+  readonly table: dynamodb.Table;
+  /**
+   * For `token-vendor revoke`, `unrevoke` and `revocations list`: assumable by principals of this
+   * account whose own IAM policy allows `sts:AssumeRole` on it.
+   */
+  readonly operatorRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: RevocationListProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'ttl',
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.key,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(
+      this.table,
+      compliance('DynamoDBInBackupPlan'),
+      'Point-in-time recovery (35 days) is on; add the table to your AWS Backup plan if your policy asks for one.',
+    );
+    const viaDynamoDb = { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } };
+    for (const f of props.vending) {
+      f.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [this.table.tableArn] }),
+      );
+      f.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [props.key.keyArn],
+          conditions: viaDynamoDb,
+        }),
+      );
+      f.addEnvironment('TOKEN_VENDOR_REVOCATION_TABLE', this.table.tableName);
+    }
+    this.operatorRole = new ManagedPolicyRole(this, 'OperatorRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: 'Token Vendor operators: revoke, unrevoke and list revocations (token-vendor revoke)',
+    });
+    this.operatorRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
+        resources: [this.table.tableArn],
+      }),
+    );
+    this.operatorRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [props.key.keyArn],
+        conditions: viaDynamoDb,
+      }),
+    );
+  }
+}

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/build-app';
+import { tempDir, writeTempFile } from '../support/keys';
+import { rolePolicies } from '../support/template';
+
+const example = () => JSON.parse(readFileSync('config/example.json', 'utf8'));
+
+function synth(config: unknown): Template {
+  const context = {
+    'aws:cdk:bundling-stacks': [],
+    config: writeTempFile('config.json', JSON.stringify(config)),
+    controlTowerChecks: 'false',
+  };
+  const built = buildApp(context, new App({ context, outdir: tempDir('cdk-out-') }));
+  built.app.synth(); // throws on any unacknowledged finding of the cdk-nag packs
+  return Template.fromStack(built.stack);
+}
+
+/** The revocation list's resources (issue 25), on by default. */
+describe('the revocation list in the stack', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = synth(example());
+  }, 120_000);
+
+  it('is a table of its own: authoritative state, so point-in-time recovery on and retained', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      },
+    });
+  });
+
+  it('the vending functions may only Scan it; the operator role may read and write entries, never delete', () => {
+    const policies = Object.entries(rolePolicies(template));
+    const dynamo = (id: string) =>
+      policies
+        .filter(([pid]) => pid.startsWith(id))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[])
+        .flatMap((s) => [s.Action].flat())
+        .filter((a) => a.startsWith('dynamodb:'))
+        .sort();
+    expect(dynamo('TokenVendorFunctionsHttpRole')).toEqual(['dynamodb:Scan']);
+    expect(dynamo('TokenVendorFunctionsDirectRole')).toEqual(['dynamodb:Scan']);
+    expect(dynamo('TokenVendorFunctionsRotationCheckRole')).toEqual([]);
+    expect(dynamo('TokenVendorRevocationsOperatorRole')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Scan',
+      'dynamodb:UpdateItem',
+    ]);
+    for (const fn of ['Http', 'Direct'])
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: `Token Vendor: ${fn.toLowerCase()}`,
+        Environment: { Variables: Match.objectLike({ TOKEN_VENDOR_REVOCATION_TABLE: Match.anyValue() }) },
+      });
+  });
+
+  it('names the table and the operator role in outputs, and alarms on revoked requests', () => {
+    expect(Object.keys(template.findOutputs('*'))).toEqual(
+      expect.arrayContaining(['RevocationTableName', 'OperatorRoleArn']),
+    );
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: Match.stringLikeRegexp('REVOKED'),
+      MetricTransformations: [Match.objectLike({ MetricName: 'RevokedDenials' })],
+    });
+    expect(
+      Object.keys(template.findResources('AWS::CloudWatch::Alarm')).some((id) =>
+        /RevokedDenialsAlarm/.test(id),
+      ),
+    ).toBe(true);
+  });
+
+  it('revocations.enabled: false deploys none of it', () => {
+    const off = synth({ ...example(), revocations: { enabled: false } });
+    expect(JSON.stringify(off.toJSON())).not.toMatch(
+      /TOKEN_VENDOR_REVOCATION_TABLE|OperatorRole|RevokedDenials/,
+    );
+  }, 120_000);
+});

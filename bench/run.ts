@@ -7,10 +7,12 @@ import { costBench } from './cost.bench';
 import { fleetBench } from './fleet.bench';
 import { gatewayBench } from './gateway.bench';
 import { jwtBench } from './jwt.bench';
+import { revocationBench } from './revocation.bench';
 
 const results = [
   await jwtBench(),
   await cachedVendBench(),
+  await revocationBench(),
   await gatewayBench(),
   await coldStartBench(),
   await coldPathBench(),

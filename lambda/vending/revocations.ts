@@ -186,10 +186,13 @@ export class RevocationList {
    * cached tokens are tainted. A direct invoke has no principal: only target entries refuse it.
    */
   check(caller: Caller, target: AuthorizedTarget, now: number): { readonly taintedBefore: number } {
-    const keys = keysOf(target);
+    if (this.size === 0) return NOTHING_TAINTED;
+    const keys = memo(targetKeys, target.cacheKey, () => keysOf(target));
     for (const key of keys) refuse(this.#targets.get(key), 'target', now);
     if (caller.kind === 'http' && (this.#principals.size || this.#accounts.size || this.#pairs.size)) {
-      const principal = revocationPrincipal(caller.principalArn);
+      const principal = memo(callerPrincipals, caller.principalArn, () =>
+        revocationPrincipal(caller.principalArn),
+      );
       if (principal !== undefined) {
         refuse(this.#principals.get(principal), 'principal', now);
         refuse(this.#accounts.get(principal.split(':')[4]!), 'principal', now);
@@ -201,6 +204,20 @@ export class RevocationList {
       taintedBefore = Math.max(taintedBefore, this.#taintedBefore.get(key) ?? -Infinity);
     return { taintedBefore };
   }
+}
+
+const NOTHING_TAINTED = { taintedBefore: Number.NEGATIVE_INFINITY } as const;
+
+// A cached vend pays map lookups, not regular expressions: what a caller ARN and a target stand for,
+// computed once each (bounded: callers cannot grow them without limit).
+const callerPrincipals = new Map<string, string | undefined>();
+const targetKeys = new Map<string, TargetKey[]>();
+function memo<V>(map: Map<string, V>, key: string, make: () => V): V {
+  if (map.has(key)) return map.get(key) as V;
+  const value = make();
+  if (map.size >= 10_000) map.clear();
+  map.set(key, value);
+  return value;
 }
 
 function refuse(entries: readonly Revocation[] | undefined, what: 'principal' | 'target', now: number): void {
@@ -364,10 +381,18 @@ export class Revocations {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Refuse a revoked caller or target; otherwise, before when the target's cached tokens are tainted. */
-  async check(caller: Caller, target: AuthorizedTarget): Promise<{ readonly taintedBefore: number }> {
-    const list = await this.current();
-    return list.check(caller, target, this.#now());
+  /**
+   * Refuse a revoked caller or target; otherwise, before when the target's cached tokens are tainted.
+   * Synchronous while the list is fresh (a cached vend does not wait on a promise for it).
+   */
+  check(
+    caller: Caller,
+    target: AuthorizedTarget,
+  ): { readonly taintedBefore: number } | Promise<{ readonly taintedBefore: number }> {
+    const now = this.#now();
+    if (this.#list && now - this.#readAt < this.#options.refreshMs)
+      return this.#list.check(caller, target, now);
+    return this.current().then((list) => list.check(caller, target, this.#now()));
   }
 
   /** The list, read again first when it is older than `refreshMs`. */

@@ -113,9 +113,11 @@ export class TokenVendor {
   ): Promise<VendOutcome> {
     const target = authorize(this.#deps.config, caller, request);
     // After the grant check (a principal without a grant learns nothing of any entry), before either cache.
-    const taintedBefore = this.#deps.revocations
-      ? (await this.#deps.revocations.check(caller, target)).taintedBefore
-      : Number.NEGATIVE_INFINITY;
+    const verdict = this.#deps.revocations?.check(caller, target);
+    const taintedBefore =
+      verdict === undefined
+        ? Number.NEGATIVE_INFINITY
+        : (verdict instanceof Promise ? await verdict : verdict).taintedBefore;
     const accept = (value: Minted<{ readonly issuedAt: Date }>) =>
       value.token.issuedAt.getTime() > taintedBefore;
     switch (target.tokenType) {

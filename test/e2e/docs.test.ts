@@ -15,6 +15,7 @@ import { tempDir } from '../support/keys';
  * - `sh aws`: needs an AWS account (`aws …`, `cdk deploy`, a deployed stack's `$API_URL`); every line must.
  * - `sh install`: `npm install` lines; package.test.ts installs each package named, the tarball for
  *   `token-vendor`.
+ * - `sh local`: against `npm start`, run by the test its marker names (npm-start.test.ts).
  * - `text` under `<!-- usage: token-vendor --help -->`: the CLI's help, exactly.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -79,14 +80,20 @@ function anchors(page: string): Set<string> {
 }
 
 describe('the README and docs/', () => {
-  it('use no shell block of another kind than sh, sh aws or sh install', () => {
+  it('use no shell block of another kind than sh, sh aws, sh install or sh local', () => {
     const shellish = ALL.filter((b) => /^(sh|bash|shell|console|zsh)\b/.test(b.info));
     expect(shellish.length).toBeGreaterThan(5);
     expect(
       shellish
-        .filter((b) => !['sh', 'sh aws', 'sh install'].includes(b.info))
+        .filter((b) => !['sh', 'sh aws', 'sh install', 'sh local'].includes(b.info))
         .map((b) => `${b.page}:${b.line}`),
     ).toEqual([]);
+    // A local block names the test that runs it, and that test reads its page.
+    for (const b of shellish.filter((x) => x.info === 'sh local')) {
+      const test = /^runs against npm start: (test\/\S+\.test\.ts)$/.exec(b.marker ?? '')?.[1];
+      expect(test, `${b.page}:${b.line}`).toBeDefined();
+      expect(readFileSync(join(ROOT, test!), 'utf8')).toContain(b.page);
+    }
   });
 
   it('link only to files and headings that exist', () => {
@@ -146,7 +153,7 @@ describe('the README and docs/', () => {
     for (const b of aws)
       for (const c of commands(b))
         expect(c, `${b.page}:${b.line}`).toMatch(
-          /^(aws \S|npx cdk (bootstrap|deploy)\b|curl .*\$API_URL|TOKEN=\$\(uuidgen\)$)/,
+          /^(aws \S|npx cdk (bootstrap|deploy)\b|curl .*\$API_URL|TOKEN=\$\(uuidgen\)$|npx token-vendor \S+( list)? --table |npx token-vendor integrations (disable|enable) \S+ --config config\/prod\.json$)/,
         );
   });
 

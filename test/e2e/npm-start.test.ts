@@ -195,6 +195,30 @@ describe('npm start', () => {
     SPAWNING,
   );
 
+  it(
+    "runs the runbook's local block as written: revoke, list, refused, unrevoke, served",
+    () => {
+      const runbook = readFileSync(join(ROOT, 'docs/runbook.md'), 'utf8');
+      const at = runbook.indexOf('<!-- runs against npm start: test/e2e/npm-start.test.ts -->');
+      expect(at).toBeGreaterThan(0);
+      const lines = /```sh local\n([\s\S]*?)```/.exec(runbook.slice(at))![1]!.split('\n').filter(Boolean);
+      expect(lines).toHaveLength(7);
+      const outputs = lines.map((line) => {
+        const run = spawnSync('bash', ['-c', line], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+        expect(run.status, `${line}\n${run.stdout}\n${run.stderr}`).toBe(0);
+        return `${run.stdout}${run.stderr}`;
+      });
+      expect(outputs[0]).toMatch(
+        /^revoked\tprincipal arn:aws:iam::123456789012:role\/token-vendor-demo\tactive/,
+      );
+      expect(outputs[1]).toMatch(/INC-42: credentials leaked/);
+      expect(outputs[3]).toMatch(/REVOKED: This principal's access is revoked: INC-42: credentials leaked/);
+      expect(outputs[4]).toMatch(/^lifted\t/);
+      expect(outputs[6]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
+    },
+    SPAWNING,
+  );
+
   it("stops on SIGINT sent to npm's own PID, with one line and exit code 130", async () => {
     // Act: npm itself gets the signal (as `kill -INT <pid of npm>` does), not the process group
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

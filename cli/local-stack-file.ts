@@ -14,7 +14,11 @@ export interface StackFile {
   /** The demo's local STS, and the vendor role's credential for it (for `rotation-check` on the demo). */
   readonly sts?: { readonly endpoint: string; readonly credentialsFile: string };
   /** The revocation list's table (dynalite), for `revoke`, `unrevoke` and `revocations list`. */
-  readonly revocations?: { readonly endpoint: string; readonly tableName: string };
+  readonly revocations?: {
+    readonly endpoint: string;
+    readonly tableName: string;
+    readonly leaseTableName?: string;
+  };
 }
 
 const NAME = 'stack.json';

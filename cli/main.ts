@@ -24,6 +24,7 @@ const COMMANDS: Record<CommandName, () => Promise<Run>> = {
   revoke: async () => (await import('./commands/revoke')).revokeCommand,
   unrevoke: async () => (await import('./commands/revoke')).unrevokeCommand,
   revocations: async () => (await import('./commands/revoke')).revocationsCommand,
+  leases: async () => (await import('./commands/revoke')).leasesCommand,
 };
 
 function help(): string {

@@ -219,6 +219,11 @@ export const SPECS = {
       reason: { type: 'string', value: 'TEXT', required: true, help: 'why: the refused caller reads it' },
       for: { type: 'string', value: 'D', help: 'end by itself after D (90s, 30m, 12h, 7d); default never' },
       ...REVOCATION_TABLE_FLAGS,
+      'leases-table': {
+        type: 'string',
+        value: 'T',
+        help: "with --principal: the stack's LeaseTableName output, to print what it holds (default TOKEN_VENDOR_LEASE_TABLE, else the local stack's)",
+      },
       json: { type: 'boolean', help: 'print the entry as JSON' },
     },
     note: 'Tokens already vended for what it covers are not served again from any cache; a Postgres token already handed out works until it expires (Snowflake cannot revoke one before its 15 minutes).',
@@ -229,6 +234,21 @@ export const SPECS = {
       ...SCOPE_FLAGS,
       ...REVOCATION_TABLE_FLAGS,
       json: { type: 'boolean', help: 'print the entry as JSON' },
+    },
+  },
+  leases: {
+    summary: 'who holds which live token (config leases): principal, target, token id, expiry',
+    positionals: 'list',
+    flags: {
+      principal: { type: 'string', value: 'ARN', help: 'only this principal’s (a role: all its sessions)' },
+      target: { type: 'string', value: 'T', help: 'only this target’s (postgres:INSTANCE[/USER], …)' },
+      table: {
+        type: 'string',
+        value: 'T',
+        help: "the stack's LeaseTableName output (default TOKEN_VENDOR_LEASE_TABLE, else the local stack's)",
+      },
+      region: { type: 'string', value: 'R', help: 'the table’s region (default AWS_REGION)' },
+      json: { type: 'boolean', help: 'print the leases as JSON' },
     },
   },
   revocations: {

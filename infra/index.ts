@@ -12,6 +12,7 @@ export { DirectPath, type DirectPathProps } from './direct-path';
 export { acknowledge, compliance } from './expected-wildcards';
 export { type FunctionPlacement, VendorFunctions, type VendorFunctionsProps } from './functions';
 export { VendorKeys } from './keys';
+export { LeaseRecord, type LeaseRecordProps } from './leases';
 export { Monitoring, type MonitoringProps, type PerTrigger, type Trigger } from './monitoring';
 export { VendorNetwork, type VendorNetworkProps } from './network';
 export { RevocationList, type RevocationListProps } from './revocations';

@@ -83,7 +83,7 @@ export class VendorNetwork extends Construct {
         open: false,
       });
     }
-    if (props.config.cache.shared || props.config.revocations.enabled) {
+    if (props.config.cache.shared || props.config.revocations.enabled || props.config.leases.enabled) {
       new ec2.CfnVPCEndpoint(this, 'DynamoDbEndpoint', {
         vpcId: vpc.vpcId,
         serviceName: `com.amazonaws.${Stack.of(this).region}.dynamodb`,

@@ -18,6 +18,7 @@ import { ExampleStateMachine } from './example-state-machine';
 import { AcknowledgeExpectedWildcards, acknowledge, compliance } from './expected-wildcards';
 import { VendorFunctions } from './functions';
 import { VendorKeys } from './keys';
+import { LeaseRecord } from './leases';
 import { Monitoring, type PerTrigger, type Trigger } from './monitoring';
 import { VendorNetwork } from './network';
 import { RevocationList } from './revocations';
@@ -105,6 +106,7 @@ export function readConfigFile(path: string): Config {
  * | `sharedCache` | {@link SharedCache} | the fleet-wide token cache, when the config turns it on |
  * | `directPath` | {@link DirectPath} | who may invoke the direct path and open its sealed tokens |
  * | `revocations` | {@link RevocationList} | the revocation list's table and the operator role |
+ * | `leases` | {@link LeaseRecord} | who holds which live token, when the config turns leases on |
  * | `rotation` | {@link KeyRotation} | rotation schedules, the daily check, its dead letters |
  * | `network` | {@link VendorNetwork} | VPC placement and endpoints, when the config asks |
  * | `monitoring` | {@link Monitoring} | alarms, dashboard, saved queries |
@@ -128,6 +130,8 @@ export class TokenVendor extends Construct {
   readonly directPath: DirectPath;
   /** The revocation list, unless the config turns it off (`revocations.enabled: false`). */
   readonly revocations?: RevocationList;
+  /** Who holds what, when the config turns leases on. */
+  readonly leases?: LeaseRecord;
   readonly rotation: KeyRotation;
   /** VPC placement, when the config has `deployment.vpc`. */
   readonly network?: VendorNetwork;
@@ -208,6 +212,13 @@ export class TokenVendor extends Construct {
         vending: [this.functions.http, this.functions.direct],
       });
     }
+    if (config.leases.enabled) {
+      this.leases = new LeaseRecord(this, 'Leases', {
+        key: this.key,
+        vending: [this.functions.http, this.functions.direct],
+        readers: this.revocations ? [this.revocations.operatorRole] : [],
+      });
+    }
     this.directPath = new DirectPath(this, 'DirectPath', {
       config,
       direct: this.functions.direct,
@@ -269,6 +280,8 @@ export class TokenVendor extends Construct {
       'For Step Functions: lambda:InvokeFunction',
     );
     output('EnvelopeKeyArn', this.envelopeKey.keyArn, 'kms:Decrypt on this key opens encryptedToken');
+    if (this.leases)
+      output('LeaseTableName', this.leases.table.tableName, 'token-vendor leases list --table <this>');
     if (this.revocations) {
       output(
         'RevocationTableName',

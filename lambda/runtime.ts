@@ -20,6 +20,7 @@ import {
   WorkloadIdentityAuthenticator,
   WorkloadIdentityError,
 } from './snowflake/workload-identity';
+import { LeaseRecorder } from './vending/leases';
 import { Revocations, readRevocationTable } from './vending/revocations';
 import { type SharedCacheLimits, SharedTokenCache } from './vending/shared-cache';
 import { type SnowflakeConnection, TokenVendor } from './vending/vendor';
@@ -37,6 +38,8 @@ export interface RuntimeOptions {
   readonly revocationsDynamodb?: () => DynamoDBClient | Promise<DynamoDBClient>;
   /** Told each failed read of the revocation list. */
   readonly onRevocationReadError?: (error: unknown) => void;
+  /** Told each failed lease write. */
+  readonly onLeaseWriteError?: (error: unknown) => void;
   /** Told why the shared cache was bypassed (`dynamodb:GetItem`, `kms:Decrypt`, `lease-wait`, …). */
   readonly onSharedCacheFallback?: (reason: string, error?: unknown) => void;
   /** The shared cache's bounds (default SHARED_CACHE_LIMITS); a test on a slow table widens them. */
@@ -210,6 +213,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   });
 
   const revocations = revocationList(config, options);
+  const leases = leaseRecorder(config, options);
   const prepare = async (): Promise<void> => {
     const connectionSettings = Object.values(config.connections);
     const keys = [
@@ -249,8 +253,30 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       now: options.now,
       ...(config.cache.shared ? { shared: sharedCache(config, options, kms) } : {}),
       ...(revocations ? { revocations } : {}),
+      ...(leases ? { leases } : {}),
     }),
   };
+}
+
+/** Leases, when the config turns them on and names a table (`TOKEN_VENDOR_LEASE_TABLE`, set by the stack). */
+function leaseRecorder(config: Config, options: RuntimeOptions): LeaseRecorder | undefined {
+  const settings = config.leases;
+  const env = options.env ?? process.env;
+  const tableName = env.TOKEN_VENDOR_LEASE_TABLE || settings.dynamodb.tableName;
+  if (!settings.enabled || !tableName) return undefined;
+  const region = settings.dynamodb.region;
+  const client =
+    options.revocationsDynamodb ??
+    options.dynamodb ??
+    lazy(async () => {
+      const { DynamoDBClient } = await loadDynamoDb();
+      return new DynamoDBClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
+    });
+  return new LeaseRecorder({
+    client,
+    tableName,
+    ...(options.onLeaseWriteError ? { onWriteError: options.onLeaseWriteError } : {}),
+  });
 }
 
 /**
@@ -352,6 +378,11 @@ export const defaultRuntime = lazyRetrying(async () =>
     // The container serves on its last list (or refuses without one); the operator should know.
     onRevocationReadError: (error) =>
       logger.warn('The revocation list could not be read', {
+        errorName: (error as Error)?.name,
+        errorMessage: String((error as Error)?.message).slice(0, 300),
+      }),
+    onLeaseWriteError: (error) =>
+      logger.warn('A lease could not be recorded', {
         errorName: (error as Error)?.name,
         errorMessage: String((error as Error)?.message).slice(0, 300),
       }),

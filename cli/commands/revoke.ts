@@ -1,5 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AWS_CLIENT_DEFAULTS, loadDynamoDb, loadSts } from '../../lambda/aws/sdk';
+import { type Lease, readLeases } from '../../lambda/vending/leases';
+import { revocationPrincipal, targetKeyOf } from '../../lambda/vending/revocations';
 import { parseCommand } from '../args';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';
@@ -18,8 +20,11 @@ async function tableFor(
   command: string,
   values: { table?: string | undefined; region?: string | undefined },
   io: CliIo,
+  which: 'revocations' | 'leases' = 'revocations',
 ): Promise<RevocationTable & { by: () => Promise<string> }> {
-  const tableName = values.table ?? io.env.TOKEN_VENDOR_REVOCATION_TABLE;
+  const tableName =
+    values.table ??
+    (which === 'leases' ? io.env.TOKEN_VENDOR_LEASE_TABLE : io.env.TOKEN_VENDOR_REVOCATION_TABLE);
   if (tableName) {
     const region = values.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION;
     const { DynamoDBClient } = await loadDynamoDb();
@@ -39,18 +44,31 @@ async function tableFor(
     };
   }
   const local = runningLocalStack(localDir(io.env));
-  if (local?.revocations) {
+  const localTable = which === 'leases' ? local?.revocations?.leaseTableName : local?.revocations?.tableName;
+  if (local?.revocations && localTable) {
     const { localDynamoClient } = await import('../../dev/local/revocation-table');
     return {
       client: await localDynamoClient(local.revocations.endpoint),
-      tableName: local.revocations.tableName,
+      tableName: localTable,
       by: async () => 'local-operator (the local stack)',
     };
   }
   throw new UsageError(
-    `${command}: name the table (--table, the stack's RevocationTableName output, or TOKEN_VENDOR_REVOCATION_TABLE), or start the local stack (npm start).`,
+    which === 'leases'
+      ? `${command}: name the lease table (the stack's LeaseTableName output, with config leases.enabled, or TOKEN_VENDOR_LEASE_TABLE), or start the local stack (npm start).`
+      : `${command}: name the table (--table, the stack's RevocationTableName output, or TOKEN_VENDOR_REVOCATION_TABLE), or start the local stack (npm start).`,
   );
 }
+
+function leaseLine(l: Lease): string {
+  return `${l.caller}\t${l.target}\t${l.tokenId}\texpires ${new Date(l.expiresAt).toISOString()}`;
+}
+
+const leaseJson = (l: Lease) => ({
+  ...l,
+  issuedAt: new Date(l.issuedAt).toISOString(),
+  expiresAt: new Date(l.expiresAt).toISOString(),
+});
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -118,6 +136,31 @@ export async function revokeCommand(args: string[], io: CliIo): Promise<void> {
     return;
   }
   io.stdout.write(`revoked\t${describe(entry)}\n`);
+  // The blast radius: the live tokens the principal holds, when there is a lease record to read.
+  if (entry.scope.kind === 'principal' || entry.scope.kind === 'principal-target') {
+    const leases = await tableFor(
+      'revoke',
+      { table: values['leases-table'], region: values.region },
+      io,
+      'leases',
+    ).then(
+      (t) =>
+        readLeases(t.client, t.tableName, {
+          principal: (entry.scope as { principal: string }).principal,
+          now,
+        }),
+      () => undefined,
+    );
+    if (leases === undefined)
+      io.stderr.write(
+        'What it holds: unknown (no lease record: config leases.enabled, the LeaseTableName output).\n',
+      );
+    else if (leases.length === 0) io.stderr.write('It holds no live token the lease record knows of.\n');
+    else {
+      io.stderr.write(`It holds ${leases.length} live token(s):\n`);
+      for (const l of leases) io.stderr.write(`  ${leaseLine(l)}\n`);
+    }
+  }
   io.stderr.write(
     [
       'Every container refuses it within the list’s refresh (revocations.refreshSeconds, default 2 s).',
@@ -149,4 +192,29 @@ export async function revocationsCommand(args: string[], io: CliIo): Promise<voi
   if (values.json) io.stdout.write(`${JSON.stringify(entries.map(json), null, 2)}\n`);
   else if (entries.length === 0) io.stdout.write('no revocations\n');
   else for (const e of entries) io.stdout.write(`${describe(e)}\n`);
+}
+
+/** `token-vendor leases list`: the live leases, of one principal or target, soonest to expire first. */
+export async function leasesCommand(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parseCommand('leases', args, true);
+  if (positionals.length !== 1 || positionals[0] !== 'list') throw new UsageError('leases: give list.');
+  const principal = values.principal === undefined ? undefined : revocationPrincipal(values.principal);
+  if (values.principal !== undefined && !principal)
+    throw new UsageError(
+      `leases: --principal must be an IAM role or user ARN, not ${JSON.stringify(values.principal)}.`,
+    );
+  const target = values.target === undefined ? undefined : targetKeyOf(values.target);
+  if (values.target !== undefined && !target)
+    throw new UsageError(
+      `leases: --target must be postgres:INSTANCE[/USER], snowflake-jwt:CONNECTION or oauth:INTEGRATION, not ${JSON.stringify(values.target)}.`,
+    );
+  const table = await tableFor('leases', values, io, 'leases');
+  const leases = await readLeases(table.client, table.tableName, {
+    ...(principal ? { principal } : {}),
+    ...(target ? { target } : {}),
+    now: Date.now(),
+  });
+  if (values.json) io.stdout.write(`${JSON.stringify(leases.map(leaseJson), null, 2)}\n`);
+  else if (leases.length === 0) io.stdout.write('no live leases\n');
+  else for (const l of leases) io.stdout.write(`${leaseLine(l)}\n`);
 }

@@ -3,15 +3,18 @@ import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AWS_CLIENT_DEFAULTS, loadDynamoDb } from '../../lambda/aws/sdk';
 
-/** The local stack's revocation table: a real DynamoDB implementation (dynalite) on a loopback port. */
+/** The local stack's revocation and lease tables: a real DynamoDB implementation (dynalite) on a loopback port. */
 export interface LocalRevocationTable {
   readonly endpoint: string;
   readonly tableName: string;
+  /** The leases' table, on the same dynalite. */
+  readonly leaseTableName: string;
   client(): Promise<DynamoDBClient>;
   close(): Promise<void>;
 }
 
 export const LOCAL_REVOCATION_TABLE = 'token-vendor-revocations';
+export const LOCAL_LEASE_TABLE = 'token-vendor-leases';
 
 /** A DynamoDB client for a local endpoint (dynalite takes any credentials). */
 export async function localDynamoClient(endpoint: string): Promise<DynamoDBClient> {
@@ -52,9 +55,24 @@ export async function startLocalRevocationTable(): Promise<
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
+  await client.send(
+    new CreateTableCommand({
+      TableName: LOCAL_LEASE_TABLE,
+      AttributeDefinitions: [
+        { AttributeName: 'principal', AttributeType: 'S' },
+        { AttributeName: 'tokenId', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'principal', KeyType: 'HASH' },
+        { AttributeName: 'tokenId', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
   return {
     endpoint,
     tableName: LOCAL_REVOCATION_TABLE,
+    leaseTableName: LOCAL_LEASE_TABLE,
     client: async () => client,
     close: () =>
       new Promise<void>((resolve) => {

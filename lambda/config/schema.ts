@@ -409,6 +409,24 @@ export const RevocationsSchema = z.strictObject({
 });
 export type RevocationSettings = z.output<typeof RevocationsSchema>;
 
+/**
+ * Leases (opt-in): a record of who holds what, one item per principal and token, written once per
+ * container the first time it serves that token to that principal, gone by itself when the token
+ * expires (TTL). Deployed by the stack, the table comes from `TOKEN_VENDOR_LEASE_TABLE`.
+ */
+export const LeasesSchema = z.strictObject({
+  enabled: z._default(z.boolean(), false),
+  dynamodb: z._default(
+    z.strictObject({
+      tableName: z.optional(
+        z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')),
+      ),
+      region: z.optional(AwsRegion),
+    }),
+    {},
+  ),
+});
+
 const TokenPolicy = (minRemaining: number) =>
   z._default(
     z.strictObject({
@@ -454,6 +472,7 @@ export const ConfigSchema = z
       { enabled: true },
     ),
     revocations: z._default(RevocationsSchema, { enabled: true, refreshSeconds: 2, dynamodb: {} }),
+    leases: z._default(LeasesSchema, { enabled: false, dynamodb: {} }),
   })
   .check(
     z.check((ctx) => crossReferences(ctx.value as Config, (path, message) => issue(ctx, message, path))),

@@ -102,7 +102,7 @@ export function targetKeyOf(spec: string): TargetKey | undefined {
 }
 
 /** The keys an authorized target is known by in entries, most specific first. */
-function keysOf(target: AuthorizedTarget): TargetKey[] {
+export function keysOf(target: AuthorizedTarget): TargetKey[] {
   switch (target.tokenType) {
     case 'postgres': {
       const instance = instanceKey(target.instance.instance);

@@ -17,6 +17,7 @@ import type { SqlApiClient } from '../snowflake/sql-api';
 import type { TokenLifetime } from '../ttl';
 import { tokenLifetime } from '../ttl';
 import { type CacheOutcome, TokenCache } from './cache';
+import type { LeaseRecorder } from './leases';
 import { type AuthorizedTarget, authorize } from './policy';
 import type { Caller, VendRequest } from './request';
 import type { Revocations } from './revocations';
@@ -40,6 +41,8 @@ export interface TokenVendorDeps {
   readonly shared?: SharedTokenCache;
   /** The revocation list, when there is a table to read it from: checked on every vend, before either cache. */
   readonly revocations?: Revocations;
+  /** Who holds what (config `leases`): each (principal, token) pair written once per container. */
+  readonly leases?: LeaseRecorder;
   readonly now?: () => number;
 }
 
@@ -120,13 +123,19 @@ export class TokenVendor {
         : (verdict instanceof Promise ? await verdict : verdict).taintedBefore;
     const accept = (value: Minted<{ readonly issuedAt: Date }>) =>
       value.token.issuedAt.getTime() > taintedBefore;
+    const outcome = await this.#mint(target, options.deadline, accept);
+    await this.#deps.leases?.record(caller, target, outcome.audit);
+    return outcome;
+  }
+
+  #mint(target: AuthorizedTarget, deadline: number, accept: Accept): Promise<VendOutcome> {
     switch (target.tokenType) {
       case 'postgres':
-        return this.#postgres(target, options.deadline, accept);
+        return this.#postgres(target, deadline, accept);
       case 'snowflake-jwt':
         return this.#snowflakeJwt(target, accept);
       case 'oauth':
-        return this.#oauth(target, options.deadline, accept);
+        return this.#oauth(target, deadline, accept);
     }
   }
 

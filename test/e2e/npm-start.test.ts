@@ -196,25 +196,33 @@ describe('npm start', () => {
   );
 
   it(
-    "runs the runbook's local block as written: revoke, list, refused, unrevoke, served",
+    "runs the runbook's local block as written: served, revoked (with what it holds), refused, unrevoked, served",
     () => {
       const runbook = readFileSync(join(ROOT, 'docs/runbook.md'), 'utf8');
       const at = runbook.indexOf('<!-- runs against npm start: test/e2e/npm-start.test.ts -->');
       expect(at).toBeGreaterThan(0);
       const lines = /```sh local\n([\s\S]*?)```/.exec(runbook.slice(at))![1]!.split('\n').filter(Boolean);
-      expect(lines).toHaveLength(7);
+      expect(lines).toHaveLength(9);
       const outputs = lines.map((line) => {
         const run = spawnSync('bash', ['-c', line], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
         expect(run.status, `${line}\n${run.stdout}\n${run.stderr}`).toBe(0);
         return `${run.stdout}${run.stderr}`;
       });
-      expect(outputs[0]).toMatch(
+      expect(outputs[0]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
+      expect(outputs[1]).toMatch(
         /^revoked\tprincipal arn:aws:iam::123456789012:role\/token-vendor-demo\tactive/,
       );
-      expect(outputs[1]).toMatch(/INC-42: credentials leaked/);
-      expect(outputs[3]).toMatch(/REVOKED: This principal's access is revoked: INC-42: credentials leaked/);
-      expect(outputs[4]).toMatch(/^lifted\t/);
-      expect(outputs[6]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
+      // The blast radius: the live token just served, by its one-way id (never the token itself).
+      expect(outputs[1]).toMatch(
+        /It holds \d+ live token\(s\):\n {2}\S+\tpostgres:REPORTING_SERVER\/reporting_user\ttid_\w+\texpires /,
+      );
+      expect(outputs[1]).not.toContain(outputs[0]!.trim());
+      expect(outputs[2]).toMatch(/\tpostgres:REPORTING_SERVER\/reporting_user\ttid_\w+\texpires /);
+      expect(outputs[3]).toMatch(/INC-42: credentials leaked/);
+      expect(outputs[5]).toMatch(/REVOKED: This principal's access is revoked: INC-42: credentials leaked/);
+      expect(outputs[6]).toMatch(/^lifted\t/);
+      expect(outputs[8]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
+      expect(outputs[8]!.trim()).not.toBe(outputs[0]!.trim()); // tainted: a fresh token
     },
     SPAWNING,
   );

@@ -78,6 +78,33 @@ describe('the revocation list in the stack', () => {
     ).toBe(true);
   });
 
+  it('leases (opt-in): a table keyed by principal and token id; the functions only put, the operator only reads', () => {
+    const on = synth({ ...example(), leases: { enabled: true } });
+    on.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'principal', KeyType: 'HASH' },
+        { AttributeName: 'tokenId', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    const actionsOn = (prefix: string) =>
+      Object.entries(rolePolicies(on))
+        .filter(([id]) => id.startsWith(prefix))
+        .flatMap(
+          ([, p]) =>
+            p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+        )
+        .filter((st) => JSON.stringify(st.Resource).includes('LeasesTable'))
+        .flatMap((st) => [st.Action].flat())
+        .sort();
+    expect(actionsOn('TokenVendorFunctionsHttpRole')).toEqual(['dynamodb:PutItem']);
+    expect(actionsOn('TokenVendorRevocationsOperatorRole')).toEqual(['dynamodb:Query', 'dynamodb:Scan']);
+    expect(Object.keys(on.findOutputs('*'))).toContain('LeaseTableName');
+    // Off by default.
+    expect(Object.keys(template.findOutputs('*'))).not.toContain('LeaseTableName');
+  }, 120_000);
+
   it('revocations.enabled: false deploys none of it', () => {
     const off = synth({ ...example(), revocations: { enabled: false } });
     expect(JSON.stringify(off.toJSON())).not.toMatch(

@@ -1,5 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { KeySource } from '../lambda/config/schema';
 import { kmsKeyResource, secretResource } from './arns';
@@ -71,4 +72,16 @@ export function grantSecretKeys(f: lambda.Function, secrets: readonly SecretRef[
       }),
     );
   }
+}
+
+/**
+ * A KMS key used through DynamoDB only (a table encrypted with it): the statement that lets a principal
+ * read or write the table's items without letting it use the key for anything else.
+ */
+export function keyThroughDynamoDb(key: kms.IKey, actions: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions,
+    resources: [key.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(key).region}.amazonaws.com` } },
+  });
 }

@@ -1,10 +1,11 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { acknowledge, compliance } from './expected-wildcards';
+import { keyThroughDynamoDb } from './grants';
 
 export interface LeaseRecordProps {
   /** Encrypts the table. */
@@ -30,7 +31,6 @@ export class LeaseRecord extends Construct {
 
   constructor(scope: Construct, id: string, props: LeaseRecordProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'principal', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'tokenId', type: dynamodb.AttributeType.STRING },
@@ -46,18 +46,11 @@ export class LeaseRecord extends Construct {
       compliance('DynamoDBInBackupPlan'),
       'Point-in-time recovery (35 days) is on, and every item expires with its token; add the table to your AWS Backup plan if your policy asks for one.',
     );
-    const viaDynamoDb = { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } };
     for (const f of props.vending) {
       f.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn] }),
       );
-      f.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
-          resources: [props.key.keyArn],
-          conditions: viaDynamoDb,
-        }),
-      );
+      f.addToRolePolicy(keyThroughDynamoDb(props.key, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']));
       f.addEnvironment('TOKEN_VENDOR_LEASE_TABLE', this.table.tableName);
     }
     for (const reader of props.readers) {
@@ -67,13 +60,7 @@ export class LeaseRecord extends Construct {
           resources: [this.table.tableArn],
         }),
       );
-      reader.grantPrincipal.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: [props.key.keyArn],
-          conditions: viaDynamoDb,
-        }),
-      );
+      reader.grantPrincipal.addToPrincipalPolicy(keyThroughDynamoDb(props.key, ['kms:Decrypt']));
     }
   }
 }

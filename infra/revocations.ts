@@ -1,10 +1,11 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { acknowledge, compliance } from './expected-wildcards';
+import { keyThroughDynamoDb } from './grants';
 import { ManagedPolicyRole } from './managed-policy-role';
 
 export interface RevocationListProps {
@@ -36,7 +37,6 @@ export class RevocationList extends Construct {
 
   constructor(scope: Construct, id: string, props: RevocationListProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -51,18 +51,11 @@ export class RevocationList extends Construct {
       compliance('DynamoDBInBackupPlan'),
       'Point-in-time recovery (35 days) is on; add the table to your AWS Backup plan if your policy asks for one.',
     );
-    const viaDynamoDb = { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } };
     for (const f of props.vending) {
       f.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [this.table.tableArn] }),
       );
-      f.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: [props.key.keyArn],
-          conditions: viaDynamoDb,
-        }),
-      );
+      f.addToRolePolicy(keyThroughDynamoDb(props.key, ['kms:Decrypt']));
       f.addEnvironment('TOKEN_VENDOR_REVOCATION_TABLE', this.table.tableName);
     }
     this.operatorRole = new ManagedPolicyRole(this, 'OperatorRole', {
@@ -76,11 +69,7 @@ export class RevocationList extends Construct {
       }),
     );
     this.operatorRole.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
-        resources: [props.key.keyArn],
-        conditions: viaDynamoDb,
-      }),
+      keyThroughDynamoDb(props.key, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']),
     );
   }
 }

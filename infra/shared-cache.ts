@@ -1,10 +1,11 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { acknowledge, compliance } from './expected-wildcards';
+import { keyThroughDynamoDb } from './grants';
 
 export interface SharedCacheProps {
   /** Encrypts the table and seals each entry's token. */
@@ -35,7 +36,6 @@ export class SharedCache extends Construct {
 
   constructor(scope: Construct, id: string, props: SharedCacheProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -64,13 +64,7 @@ export class SharedCache extends Construct {
         }),
       );
       // Table encryption: DynamoDB uses the key on the function's behalf, and only DynamoDB may.
-      f.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
-          resources: [props.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
-        }),
-      );
+      f.addToRolePolicy(keyThroughDynamoDb(props.key, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']));
       // Sealing cached tokens: a data key per entry, bound to the entry by the encryption context.
       f.addToRolePolicy(
         new iam.PolicyStatement({

@@ -258,20 +258,28 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   };
 }
 
+/** The DynamoDB client of the revocation list and the leases: given, or made on first use in `region`. */
+function listClient(
+  options: RuntimeOptions,
+  region: string | undefined,
+): () => DynamoDBClient | Promise<DynamoDBClient> {
+  return (
+    options.revocationsDynamodb ??
+    options.dynamodb ??
+    lazy(async () => {
+      const { DynamoDBClient } = await loadDynamoDb();
+      return new DynamoDBClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
+    })
+  );
+}
+
 /** Leases, when the config turns them on and names a table (`TOKEN_VENDOR_LEASE_TABLE`, set by the stack). */
 function leaseRecorder(config: Config, options: RuntimeOptions): LeaseRecorder | undefined {
   const settings = config.leases;
   const env = options.env ?? process.env;
   const tableName = env.TOKEN_VENDOR_LEASE_TABLE || settings.dynamodb.tableName;
   if (!settings.enabled || !tableName) return undefined;
-  const region = settings.dynamodb.region;
-  const client =
-    options.revocationsDynamodb ??
-    options.dynamodb ??
-    lazy(async () => {
-      const { DynamoDBClient } = await loadDynamoDb();
-      return new DynamoDBClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
-    });
+  const client = listClient(options, settings.dynamodb.region);
   return new LeaseRecorder({
     client,
     tableName,
@@ -289,14 +297,7 @@ function revocationList(config: Config, options: RuntimeOptions): Revocations | 
   const env = options.env ?? process.env;
   const tableName = env.TOKEN_VENDOR_REVOCATION_TABLE || settings.dynamodb.tableName;
   if (!settings.enabled || !tableName) return undefined;
-  const region = settings.dynamodb.region;
-  const client =
-    options.revocationsDynamodb ??
-    options.dynamodb ??
-    lazy(async () => {
-      const { DynamoDBClient } = await loadDynamoDb();
-      return new DynamoDBClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
-    });
+  const client = listClient(options, settings.dynamodb.region);
   return new Revocations({
     config,
     refreshMs: settings.refreshSeconds * 1000,

@@ -365,20 +365,23 @@ const DEFAULT_DEPLOYMENT = {
   envelopeConsumers: [],
 };
 
+/** Where a table is, for use without the stack (the stack sets each table's name in the environment). */
+const TableLocation = z._default(
+  z.strictObject({
+    tableName: z.optional(
+      z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')),
+    ),
+    region: z.optional(AwsRegion),
+  }),
+  {},
+);
+
 /**
  * The fleet-wide cache. Deployed by the stack, the table and key come from the function's environment
  * (`TOKEN_VENDOR_CACHE_TABLE`, `TOKEN_VENDOR_CACHE_KEY_ID`); name them here to run anywhere else.
  */
 export const SharedCacheSchema = z.strictObject({
-  dynamodb: z._default(
-    z.strictObject({
-      tableName: z.optional(
-        z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')),
-      ),
-      region: z.optional(AwsRegion),
-    }),
-    {},
-  ),
+  dynamodb: TableLocation,
   /** The KMS key (id, ARN or alias) that seals cached tokens. */
   kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
   /** How long one container may hold a target while it mints; a dead container's lease lapses after it. */
@@ -397,15 +400,7 @@ export const RevocationsSchema = z.strictObject({
   enabled: z._default(z.boolean(), true),
   /** Every container applies a new entry within this many seconds (it re-reads the list no less often). */
   refreshSeconds: z._default(Seconds(1, 60), 2),
-  dynamodb: z._default(
-    z.strictObject({
-      tableName: z.optional(
-        z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')),
-      ),
-      region: z.optional(AwsRegion),
-    }),
-    {},
-  ),
+  dynamodb: TableLocation,
 });
 export type RevocationSettings = z.output<typeof RevocationsSchema>;
 
@@ -416,15 +411,7 @@ export type RevocationSettings = z.output<typeof RevocationsSchema>;
  */
 export const LeasesSchema = z.strictObject({
   enabled: z._default(z.boolean(), false),
-  dynamodb: z._default(
-    z.strictObject({
-      tableName: z.optional(
-        z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')),
-      ),
-      region: z.optional(AwsRegion),
-    }),
-    {},
-  ),
+  dynamodb: TableLocation,
 });
 
 const TokenPolicy = (minRemaining: number) =>

@@ -2,7 +2,7 @@ import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadDynamoDb } from '../aws/sdk';
 import type { AuthorizedTarget } from './policy';
 import type { Caller } from './request';
-import { keysOf, revocationPrincipal } from './revocations';
+import { attributesOf, keysOf, revocationPrincipal } from './revocations';
 
 /**
  * Leases: who holds which live token (config `leases`, opt-in). One item per principal and token id
@@ -82,15 +82,7 @@ export class LeaseRecorder {
 
 /** A lease item, or undefined when it is none (wrong types; every attribute is checked). */
 export function leaseFromItem(item: Record<string, AttributeValue>): Lease | undefined {
-  const str = (name: string) => {
-    const v = item[name];
-    return v && 'S' in v && typeof v.S === 'string' ? v.S : undefined;
-  };
-  const num = (name: string) => {
-    const v = item[name];
-    const n = v && 'N' in v && typeof v.N === 'string' ? Number(v.N) : Number.NaN;
-    return Number.isFinite(n) ? n : undefined;
-  };
+  const { str, num } = attributesOf(item);
   const [principal, caller, target, tokenType, tokenId] = [
     'principal',
     'caller',

@@ -253,15 +253,7 @@ export function cleanReason(reason: unknown): string {
  */
 export function entryFromItem(item: Record<string, AttributeValue> | undefined): Revocation | undefined {
   if (!item) return undefined;
-  const str = (name: string) => {
-    const v = item[name];
-    return v && 'S' in v && typeof v.S === 'string' ? v.S : undefined;
-  };
-  const num = (name: string) => {
-    const v = item[name];
-    const n = v && 'N' in v && typeof v.N === 'string' ? Number(v.N) : Number.NaN;
-    return Number.isFinite(n) ? n : undefined;
-  };
+  const { str, num } = attributesOf(item);
   const principal = str('principal') === undefined ? undefined : revocationPrincipal(str('principal')!);
   const target = str('target') === undefined ? undefined : targetKeyOf(str('target')!);
   const account = str('account');
@@ -291,6 +283,24 @@ export function entryFromItem(item: Record<string, AttributeValue> | undefined):
     ...(at === undefined ? {} : { at }),
     ...(until === undefined ? {} : { until }),
     ...(liftedAt === undefined ? {} : { liftedAt }),
+  };
+}
+
+/** An item's attributes, type-checked: one of the wrong type (or a number that is none) is absent. */
+export function attributesOf(item: Record<string, AttributeValue>): {
+  str(name: string): string | undefined;
+  num(name: string): number | undefined;
+} {
+  return {
+    str: (name) => {
+      const v = item[name];
+      return v && 'S' in v && typeof v.S === 'string' ? v.S : undefined;
+    },
+    num: (name) => {
+      const v = item[name];
+      const n = v && 'N' in v && typeof v.N === 'string' ? Number(v.N) : Number.NaN;
+      return Number.isFinite(n) ? n : undefined;
+    },
   };
 }
 

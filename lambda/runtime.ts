@@ -62,6 +62,11 @@ export interface Runtime {
   sqlClient(name: string, signer: Signer): SqlApiClient;
   readonly secretsManager: () => SecretsManagerClient | Promise<SecretsManagerClient>;
   readonly kms: () => KMSClient | Promise<KMSClient>;
+  /** The revocation list's table, when there is one (the rotate-key function writes `rekey` entries). */
+  readonly revocationTable?: {
+    readonly tableName: string;
+    readonly client: () => DynamoDBClient | Promise<DynamoDBClient>;
+  };
   /**
    * Do at init what the first request would otherwise do: build every connection, load and construct
    * the AWS SDK clients the config uses, warm the fetch engine. Never reads a secret or calls AWS.
@@ -212,7 +217,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
   });
 
-  const revocations = revocationList(config, options);
+  const listTable = revocationTableOf(config, options, 'TOKEN_VENDOR_REVOCATION_TABLE');
+  // The rotate-key function writes rekey entries but never reads the list (the stack sets this instead).
+  const rekeyTable = listTable ?? revocationTableOf(config, options, 'TOKEN_VENDOR_REKEY_TABLE');
+  const revocations = revocationList(config, options, listTable, (name, loadedBefore) => {
+    // A key read before the rekey may be the one rotate-now is about to remove from Snowflake.
+    if (Object.hasOwn(config.connections, name)) connection(name).signer?.refresh({ loadedBefore });
+  });
   const leases = leaseRecorder(config, options);
   const prepare = async (): Promise<void> => {
     const connectionSettings = Object.values(config.connections);
@@ -245,6 +256,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     sqlClient,
     secretsManager,
     kms,
+    ...(rekeyTable ? { revocationTable: rekeyTable } : {}),
     prepare,
     vendor: new TokenVendor({
       config,
@@ -292,18 +304,34 @@ function leaseRecorder(config: Config, options: RuntimeOptions): LeaseRecorder |
  * `revocations.dynamodb.tableName`. Without one (the local stack without dynalite, a test), nothing is
  * enforced; `revocations.enabled: false` turns it off even with one.
  */
-function revocationList(config: Config, options: RuntimeOptions): Revocations | undefined {
+function revocationTableOf(
+  config: Config,
+  options: RuntimeOptions,
+  variable: 'TOKEN_VENDOR_REVOCATION_TABLE' | 'TOKEN_VENDOR_REKEY_TABLE',
+): { tableName: string; client: () => DynamoDBClient | Promise<DynamoDBClient> } | undefined {
   const settings = config.revocations;
   const env = options.env ?? process.env;
-  const tableName = env.TOKEN_VENDOR_REVOCATION_TABLE || settings.dynamodb.tableName;
+  const tableName = env[variable] || settings.dynamodb.tableName;
   if (!settings.enabled || !tableName) return undefined;
-  const client = listClient(options, settings.dynamodb.region);
+  return { tableName, client: listClient(options, settings.dynamodb.region) };
+}
+
+function revocationList(
+  config: Config,
+  options: RuntimeOptions,
+  table: ReturnType<typeof revocationTableOf>,
+  onRekey: (connection: string, loadedBefore: number) => void,
+): Revocations | undefined {
+  if (!table) return undefined;
+  const { tableName, client } = table;
+  const settings = config.revocations;
   return new Revocations({
     config,
     refreshMs: settings.refreshSeconds * 1000,
     read: async () => readRevocationTable(await client(), tableName, options.now),
     ...(options.now ? { now: options.now } : {}),
     ...(options.onRevocationReadError ? { onReadError: options.onRevocationReadError } : {}),
+    onRekey,
   });
 }
 

@@ -35,8 +35,12 @@ export class CachedKey {
     return key;
   }
 
-  /** Forget the cached key; the next `get()` loads afresh. */
-  invalidate(): void {
+  /**
+   * Forget the cached key; the next `get()` loads afresh. With `loadedBefore`, only a key loaded before
+   * that moment is forgotten (a load in flight is, since it may have read the old material).
+   */
+  invalidate(loadedBefore?: number): void {
+    if (loadedBefore !== undefined && this.#value && this.#value.loadedAt >= loadedBefore) return;
     this.#generation += 1;
     this.#value = undefined;
     this.#flight.forget('key');

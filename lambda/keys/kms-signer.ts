@@ -42,8 +42,8 @@ export class KmsSigner implements Signer {
     return this.#cache.get();
   }
 
-  refresh(): void {
-    this.#cache.invalidate();
+  refresh(options?: { readonly loadedBefore?: number }): void {
+    this.#cache.invalidate(options?.loadedBefore);
   }
 
   /** When the KMS key was created: the key's age for the rotation check. Needs `kms:DescribeKey`. */

@@ -49,8 +49,8 @@ export class SecretsManagerSigner implements Signer {
     return this.#cache.get();
   }
 
-  refresh(): void {
-    this.#cache.invalidate();
+  refresh(options?: { readonly loadedBefore?: number }): void {
+    this.#cache.invalidate(options?.loadedBefore);
   }
 
   async #read(): Promise<SigningKey> {

@@ -24,7 +24,9 @@ export interface Signer {
   currentKey(): Promise<SigningKey>;
   /**
    * Forget the cached key so the next `currentKey()` reads the source again. Called when Snowflake
-   * reports a fingerprint mismatch (394304): the key may have been rotated under us.
+   * reports a fingerprint mismatch (394304): the key may have been rotated under us. With
+   * `loadedBefore`, only a key read before that moment is forgotten (the revocation list's `rekey`
+   * entry, written by `token-vendor rotate-now`).
    */
-  refresh(): void;
+  refresh(options?: { readonly loadedBefore?: number }): void;
 }

@@ -25,6 +25,12 @@ import type { Caller } from './request';
  * an older sealed entry put back into the cache table cannot bring a tainted token back. The taint stays
  * after the entry is lifted, until the entry itself is removed.
  *
+ * Rekey. `token-vendor rotate-now` rotates a connection's key and then removes the old one from Snowflake.
+ * Before the removal, the rotate-key function writes a `rekey` entry for the connection: it refuses
+ * nothing, taints the connection's key-pair JWTs issued before it (they are signed with the old key), and
+ * makes every container read the connection's key again if it read it before then. Once the entry is
+ * applied fleet-wide, the old key is removed.
+ *
  * A table writer can only refuse more: there is no entry that grants. An entry that cannot be read as one
  * of the kinds above matches nothing; one whose times are missing is active and taints nothing.
  */
@@ -36,7 +42,9 @@ export type RevocationScope =
   | { readonly kind: 'principal'; readonly principal: string }
   | { readonly kind: 'account'; readonly account: string }
   | { readonly kind: 'target'; readonly target: TargetKey }
-  | { readonly kind: 'principal-target'; readonly principal: string; readonly target: TargetKey };
+  | { readonly kind: 'principal-target'; readonly principal: string; readonly target: TargetKey }
+  /** Refuses nothing: the connection's key was replaced (`rotate-now`); see the module's notes. */
+  | { readonly kind: 'rekey'; readonly connection: string };
 
 export interface Revocation {
   readonly scope: RevocationScope;
@@ -93,13 +101,16 @@ export function targetKeyOf(spec: string): TargetKey | undefined {
   const m = /^(postgres|snowflake-jwt|oauth):(.+)$/.exec(spec);
   if (!m) return undefined;
   const [, kind, rest] = m as unknown as [string, string, string];
-  if (kind !== 'postgres') return /^[A-Za-z0-9_-]{1,64}$/.test(rest) ? `${kind}:${rest}` : undefined;
+  if (kind !== 'postgres') return CONNECTION_NAME.test(rest) ? `${kind}:${rest}` : undefined;
   const slash = rest.startsWith('"') ? rest.indexOf('/', rest.lastIndexOf('"')) : rest.indexOf('/');
   const instance = slash < 0 ? rest : rest.slice(0, slash);
   const user = slash < 0 ? undefined : rest.slice(slash + 1);
   if (instance === '' || user === '') return undefined;
   return `postgres:${instanceKey(instance)}${user === undefined ? '' : `/${user}`}`;
 }
+
+/** A connection's or an integration's name, as the config allows one. */
+const CONNECTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The keys an authorized target is known by in entries, most specific first. */
 export function keysOf(target: AuthorizedTarget): TargetKey[] {
@@ -139,6 +150,8 @@ export class RevocationList {
   readonly #pairs = new Map<string, Revocation[]>();
   /** Tokens of a target issued at or before this moment are not served. */
   readonly #taintedBefore = new Map<TargetKey, number>();
+  /** Connection → a key read before this moment is read again (`rekey` entries). */
+  readonly rekeys = new Map<string, number>();
 
   /**
    * @param readAt when the entries were read: a time in an entry later than it (a clock gone wrong, or a
@@ -153,9 +166,10 @@ export class RevocationList {
       if (list) list.push(e);
       else map.set(key, [e]);
     };
+    const horizon = (e: Revocation) => (e.at === undefined ? undefined : Math.min(e.at, readAt) + windowMs);
     const taint = (key: TargetKey, e: Revocation) => {
-      if (e.at === undefined) return;
-      const until = Math.min(e.at, readAt) + windowMs;
+      const until = horizon(e);
+      if (until === undefined) return;
       if (until > (this.#taintedBefore.get(key) ?? -Infinity)) this.#taintedBefore.set(key, until);
     };
     for (const e of entries) {
@@ -177,6 +191,13 @@ export class RevocationList {
           add(this.#pairs, `${scope.principal}\u0000${scope.target}`, e);
           taint(scope.target, e);
           break;
+        case 'rekey': {
+          const until = horizon(e);
+          if (until === undefined) break;
+          taint(`snowflake-jwt:${scope.connection}`, e);
+          this.rekeys.set(scope.connection, until);
+          break;
+        }
       }
     }
   }
@@ -271,6 +292,11 @@ export function entryFromItem(item: Record<string, AttributeValue> | undefined):
     case 'principal-target':
       scope = principal && target ? { kind: 'principal-target', principal, target } : undefined;
       break;
+    case 'rekey': {
+      const connection = str('connection');
+      scope = connection && CONNECTION_NAME.test(connection) ? { kind: 'rekey', connection } : undefined;
+      break;
+    }
   }
   if (!scope) return undefined;
   const at = num('at');
@@ -315,6 +341,8 @@ export function revocationKey(scope: RevocationScope): string {
       return `target|${scope.target}`;
     case 'principal-target':
       return `principal-target|${scope.principal}|${scope.target}`;
+    case 'rekey':
+      return `rekey|${scope.connection}`;
   }
 }
 
@@ -370,6 +398,11 @@ export interface RevocationsOptions {
   readonly now?: () => number;
   /** Told each failed read (the container then serves on its last list, or refuses without one). */
   readonly onReadError?: (error: unknown) => void;
+  /**
+   * Told, after each read, of every `rekey` entry: the connection's key, if read before `loadedBefore`,
+   * must be read again (the runtime refreshes the connection's signer).
+   */
+  readonly onRekey?: (connection: string, loadedBefore: number) => void;
 }
 
 /**
@@ -424,6 +457,8 @@ export class Revocations {
       // Entries are at least as fresh as the moment the read began.
       this.#list = new RevocationList(entries, this.#options.config, started, this.#options.refreshMs + 2000);
       this.#readAt = started;
+      for (const [connection, loadedBefore] of this.#list.rekeys)
+        this.#options.onRekey?.(connection, loadedBefore);
     } catch (error) {
       this.#lastError = error;
       this.#options.onReadError?.(error);

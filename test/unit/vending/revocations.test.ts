@@ -199,6 +199,56 @@ describe('the revocation list', () => {
   });
 });
 
+describe('rekey entries (token-vendor rotate-now)', () => {
+  const jwt = (_principalArn: string): VendRequest => ({ tokenType: 'snowflake-jwt', connection: 'demo' });
+  const rekey = (fields: Record<string, string | number> = {}) =>
+    entry({
+      kind: 'rekey',
+      connection: 'demo',
+      version: 'rotate-now-1',
+      by: 'rotate-key',
+      at: NOW - 1000,
+      ...fields,
+    });
+
+  it('refuses nothing, and taints the connection’s key-pair JWTs issued before it (plus the window), nothing else', () => {
+    const list = [rekey()];
+    expect(check(list, http(OTHER), jwt(OTHER)).taintedBefore).toBe(NOW - 1000 + WINDOW);
+    expect(check(list, http(OTHER), pg('reporting_user')).taintedBefore).toBe(Number.NEGATIVE_INFINITY);
+    expect(check(list, http(SESSION), pg('reporting_user')).taintedBefore).toBe(Number.NEGATIVE_INFINITY);
+  });
+
+  it('says which connections must read their key again, and from when; hostile ones are no entries', () => {
+    const future = rekey({ at: NOW + 86_400_000 });
+    expect(new RevocationList([future], config, NOW, WINDOW).rekeys).toEqual(
+      new Map([['demo', NOW + WINDOW]]),
+    );
+    expect(new RevocationList([rekey({ at: 'x' } as never)], config, NOW, WINDOW).rekeys.size).toBe(0);
+    for (const connection of ['demo ', 'de\u200bmo', '', 'a'.repeat(65), '../demo'])
+      expect(entryFromItem(item({ kind: 'rekey', connection, at: NOW }))).toBeUndefined();
+    expect(entryFromItem(item({ kind: 'rekey', at: NOW }))).toBeUndefined();
+  });
+
+  it('each read tells the runtime of every rekey entry, so a key read before it is read again', async () => {
+    const told: [string, number][] = [];
+    let entries: Revocation[] = [];
+    let now = NOW;
+    const list = new Revocations({
+      config,
+      refreshMs: 2000,
+      now: () => now,
+      read: async () => entries,
+      onRekey: (c, before) => told.push([c, before]),
+    });
+    await list.current();
+    expect(told).toEqual([]);
+    entries = [rekey({ at: NOW + 500 })];
+    now += 2000;
+    await list.current();
+    expect(told).toEqual([['demo', NOW + 500 + 4000]]);
+  });
+});
+
 describe('one container’s view of the list', () => {
   const target = authorize(config, http(SESSION), pg('reporting_user'));
 

@@ -20,7 +20,8 @@ export interface RevocationListProps {
  * fleet-wide, without a deploy (docs/runbook.md). Its own on-demand table, under the vendor's key, with
  * point-in-time recovery, retained with the stack: it is authoritative state, not a cache. The vending
  * functions may only read it (`Scan`, strongly consistent, every few seconds); the operator role may
- * read and write entries but never delete one (a lifted entry keeps its taint until its TTL).
+ * read and write entries but never delete one (a lifted entry keeps its taint until its TTL), and start
+ * `rotate-now` ({@link RevocationList.allowRotateNow}).
  *
  * @example
  * ```ts
@@ -71,5 +72,42 @@ export class RevocationList extends Construct {
     this.operatorRole.addToPolicy(
       keyThroughDynamoDb(props.key, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']),
     );
+    this.#key = props.key;
+  }
+
+  readonly #key: kms.IKey;
+
+  /**
+   * `token-vendor rotate-now`: the operator role may start a rotation of these secrets (Secrets Manager
+   * then invokes `rotateKey`, which the caller of `RotateSecret` must be allowed to invoke), and the
+   * rotate-key function may write the `rekey` entries that tell the fleet, and only those: its writes are
+   * limited to partition keys `rekey|…`, so it can neither revoke nor lift anything.
+   */
+  allowRotateNow(rotateKey: lambda.Function, secretArns: readonly string[]): void {
+    if (secretArns.length === 0) return;
+    this.operatorRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:RotateSecret', 'secretsmanager:DescribeSecret'],
+        resources: [...secretArns],
+      }),
+    );
+    this.operatorRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [rotateKey.functionArn] }),
+    );
+    rotateKey.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['rekey|*'] },
+          // ForAllValues alone is true for a request that names no key at all.
+          Null: { 'dynamodb:LeadingKeys': 'false' },
+        },
+      }),
+    );
+    rotateKey.addToRolePolicy(
+      keyThroughDynamoDb(this.#key, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']),
+    );
+    rotateKey.addEnvironment('TOKEN_VENDOR_REKEY_TABLE', this.table.tableName);
   }
 }

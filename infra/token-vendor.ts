@@ -13,6 +13,7 @@ import { ConfigError } from '../lambda/config/errors';
 import { parseConfig, parseConfigText } from '../lambda/config/load';
 import type { Config, ConfigInput } from '../lambda/config/schema';
 import { VendorApi } from './api';
+import { secretResource } from './arns';
 import { DirectPath } from './direct-path';
 import { ExampleStateMachine } from './example-state-machine';
 import { AcknowledgeExpectedWildcards, acknowledge, compliance } from './expected-wildcards';
@@ -22,7 +23,7 @@ import { LeaseRecord } from './leases';
 import { Monitoring, type PerTrigger, type Trigger } from './monitoring';
 import { VendorNetwork } from './network';
 import { RevocationList } from './revocations';
-import { KeyRotation } from './rotation';
+import { KeyRotation, rotationTargets } from './rotation';
 import { SharedCache } from './shared-cache';
 
 export interface TokenVendorProps {
@@ -230,6 +231,12 @@ export class TokenVendor extends Construct {
       key: this.key,
       ...(props.rotationCheckSchedule ? { schedule: props.rotationCheckSchedule } : {}),
     });
+    const rotateKey = this.functions['rotate-key'];
+    if (this.revocations && rotateKey)
+      this.revocations.allowRotateNow(
+        rotateKey,
+        rotationTargets(config).rotated.map((r) => secretResource(this, r.secretId)),
+      );
     this.gateway = new VendorApi(this, 'Gateway', {
       config,
       handler: this.functions.http,

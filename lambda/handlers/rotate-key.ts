@@ -4,7 +4,15 @@ import type { Context } from 'aws-lambda';
 import type { AuditLog } from '../audit/audit-log';
 import { TokenVendorError } from '../errors';
 import { ClientSecretRotation } from '../rotation/client-secret';
-import { KeyRotation, type RotationStep, type StepResult } from '../rotation/rotate';
+import { KeyRotation, RotationError, type RotationStep, type StepResult } from '../rotation/rotate';
+import {
+  announceRekey,
+  isRotateNow,
+  readRekey,
+  recordRemoval,
+  removeOtherKey,
+  settleMs,
+} from '../rotation/rotate-now';
 import { auditLog, defaultRuntime, type Runtime } from '../runtime';
 import { InvalidRequestError } from '../vending/errors';
 
@@ -21,12 +29,24 @@ export interface RotateKeyDeps {
   readonly runtime: () => Runtime | Promise<Runtime>;
   readonly audit: AuditLog;
   readonly now?: () => number;
+  /** How a rotate-now waits for the fleet to apply its `rekey` entry (default: a timer). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** What a rotate-now's last step did about the old key, for the audit record. */
+interface PreviousKey {
+  readonly previousKey: 'removed' | 'already-gone' | 'kept';
+  readonly removedSlot?: 1 | 2;
+  readonly removedFingerprint?: string;
+  readonly why?: string;
 }
 
 /**
  * The Secrets Manager rotation function for connection keys. It finds the connection whose
  * `key.secretsManager.secretId` names the secret (by the id in the event, its ARN or its name), runs
- * the step, writes a `key.rotated` audit record, and after `finishSecret` drops its own cached key.
+ * the step, writes a `key.rotated` audit record, and after `finishSecret` drops its own cached key. A
+ * rotation started by `token-vendor rotate-now` (its version id starts with `rotate-now-`) also removes
+ * the old key from Snowflake once the fleet has stopped using it (rotation/rotate-now.ts).
  *
  * @example
  * ```ts
@@ -35,6 +55,7 @@ export interface RotateKeyDeps {
  */
 export function createRotateKeyHandler(deps: RotateKeyDeps) {
   const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   return middy<RotationEvent, StepResult, Error, Context>().handler(async (event, context) => {
     const started = now();
     const record = (extra: Record<string, unknown>, detail: Record<string, unknown>) =>
@@ -73,17 +94,34 @@ export function createRotateKeyHandler(deps: RotateKeyDeps) {
       }
       const name = target.name;
       const { sql, signer, config } = runtime.connection(name);
-      const result = await new KeyRotation({
+      const rotation = new KeyRotation({
         secretsManager: await runtime.secretsManager(),
         connection: config,
         sql,
         sqlWith: (signer) => runtime.sqlClient(name, signer),
         now,
-      }).run(event.Step, event.SecretId, event.ClientRequestToken);
+      });
+      const result = await rotation.run(event.Step, event.SecretId, event.ClientRequestToken);
       if (event.Step === 'finishSecret') signer?.refresh();
+      const previous =
+        event.Step === 'finishSecret' && isRotateNow(event.ClientRequestToken)
+          ? await removePreviousKey(
+              runtime,
+              name,
+              await rotation.fingerprintOf(event.SecretId, event.ClientRequestToken),
+              event.ClientRequestToken,
+              { now, sleep },
+            )
+          : undefined;
       record(
         {},
-        { connection: name, outcome: result.outcome, fingerprint: result.fingerprint, slot: result.slot },
+        {
+          connection: name,
+          outcome: result.outcome,
+          fingerprint: result.fingerprint,
+          slot: result.slot,
+          ...(previous ? { rotateNow: true, ...previous } : {}),
+        },
       );
       return result;
     } catch (error) {
@@ -98,6 +136,62 @@ export function createRotateKeyHandler(deps: RotateKeyDeps) {
       throw error;
     }
   });
+}
+
+/**
+ * A rotate-now's last step, after `AWSCURRENT` moved to `version`: tell the fleet through a `rekey`
+ * entry, wait until every container has applied it, then remove the key that is not the new one. On a
+ * retry of the step (Secrets Manager retries a failed one), an entry already written for this version is
+ * not written again, and a removal already recorded is not repeated.
+ */
+async function removePreviousKey(
+  runtime: Runtime,
+  connection: string,
+  newFingerprint: string,
+  version: string,
+  clock: { now: () => number; sleep: (ms: number) => Promise<void> },
+): Promise<PreviousKey> {
+  const list = runtime.revocationTable;
+  if (!list)
+    return {
+      previousKey: 'kept',
+      why: 'no revocation list to tell every container (revocations.enabled); remove the old key by hand once every container has read the new one (key cacheTtlSeconds)',
+    };
+  const table = { client: await list.client(), tableName: list.tableName };
+  let entry = await readRekey(table, connection);
+  if (entry?.version === version && entry.removedAt !== undefined)
+    return {
+      previousKey: entry.removedSlot ? 'removed' : 'already-gone',
+      ...(entry.removedSlot ? { removedSlot: entry.removedSlot } : {}),
+      ...(entry.removedFingerprint ? { removedFingerprint: entry.removedFingerprint } : {}),
+    };
+  if (entry?.version !== version) {
+    const at = clock.now();
+    await announceRekey(table, {
+      connection,
+      version,
+      at,
+      by: 'rotate-key function (token-vendor rotate-now)',
+    });
+    entry = { connection, version, at, by: '' };
+  }
+  const wait = entry.at + settleMs(runtime.config.revocations.refreshSeconds) - clock.now();
+  if (wait > 0) await clock.sleep(wait);
+  const { sql, config } = runtime.connection(connection);
+  try {
+    const removed = await removeOtherKey(sql, config.user, newFingerprint);
+    await recordRemoval(table, connection, version, {
+      at: clock.now(),
+      ...(removed ? { slot: removed.slot, fingerprint: removed.fingerprint } : {}),
+    });
+    return removed
+      ? { previousKey: 'removed', removedSlot: removed.slot, removedFingerprint: removed.fingerprint }
+      : { previousKey: 'already-gone' };
+  } catch (error) {
+    const why = error instanceof TokenVendorError ? error.message : 'the old key could not be removed';
+    await recordRemoval(table, connection, version, { error: why }).catch(() => {});
+    throw error instanceof TokenVendorError ? error : new RotationError(why);
+  }
 }
 
 type RotationTarget = { kind: 'key'; name: string } | { kind: 'client-secret'; name: string };

@@ -185,6 +185,11 @@ export class KeyRotation {
     return { step: 'finishSecret', outcome: 'done' };
   }
 
+  /** The fingerprint of one version's key (no key material leaves this class). */
+  async fingerprintOf(secretId: string, versionId: string): Promise<string> {
+    return publicKeyFingerprint(await this.#key(secretId, { VersionId: versionId }));
+  }
+
   async #describe(secretId: string): Promise<DescribeSecretCommandOutput> {
     try {
       return await this.deps.secretsManager.send(new DescribeSecretCommand({ SecretId: secretId }));

@@ -63,6 +63,52 @@ describe('the revocation list in the stack', () => {
       });
   });
 
+  it('rotate-now: the rotate-key function writes rekey entries only; the operator may start a rotation of the connection keys', () => {
+    const policies = Object.entries(rolePolicies(template));
+    const statementsOf = (id: string) =>
+      policies
+        .filter(([pid]) => pid.startsWith(id))
+        .flatMap(
+          ([, p]) =>
+            p.Properties.PolicyDocument.Statement as {
+              Action: string | string[];
+              Resource: unknown;
+              Condition?: unknown;
+            }[],
+        );
+    const rotateKeyDynamo = statementsOf('TokenVendorFunctionsRotateKeyRole').filter((s) =>
+      [s.Action].flat().some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(rotateKeyDynamo).toHaveLength(1);
+    expect(rotateKeyDynamo[0]!.Action).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(JSON.stringify(rotateKeyDynamo[0]!.Resource)).toMatch(/RevocationsTable/);
+    // Non-vacuous: a request naming no partition key at all does not pass ForAllValues alone.
+    expect(rotateKeyDynamo[0]!.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['rekey|*'] },
+      Null: { 'dynamodb:LeadingKeys': 'false' },
+    });
+    const operator = statementsOf('TokenVendorRevocationsOperatorRole');
+    const rotate = operator.filter((s) => [s.Action].flat().includes('secretsmanager:RotateSecret'));
+    expect(rotate).toHaveLength(1);
+    expect(JSON.stringify(rotate[0]!.Resource)).toMatch(/secret:token-vendor\/snowflake\/analytics-\?{6}/);
+    expect(
+      operator
+        .flatMap((s) => [s.Action].flat())
+        .filter((a) => a.startsWith('secretsmanager:'))
+        .sort(),
+    ).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:RotateSecret']);
+    const invoke = operator.filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'));
+    expect(JSON.stringify(invoke.map((s) => s.Resource))).toMatch(/RotateKeyFunction/);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'Token Vendor: rotate-key',
+      Environment: { Variables: Match.objectLike({ TOKEN_VENDOR_REKEY_TABLE: Match.anyValue() }) },
+    });
+  });
+
   it('names the table and the operator role in outputs, and alarms on revoked requests', () => {
     expect(Object.keys(template.findOutputs('*'))).toEqual(
       expect.arrayContaining(['RevocationTableName', 'OperatorRoleArn']),

@@ -151,8 +151,9 @@ describe('TokenVendorStack template', () => {
         /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|GenerateDataKey|Decrypt)|dynamodb:Scan)$/,
       RotationCheckRole:
         /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:GetSecretValue|kms:(Sign|GetPublicKey|DescribeKey|GenerateDataKey|Decrypt)|sqs:SendMessage)$/,
+      // dynamodb and kms (through DynamoDB only): rotate-now's rekey entries in the revocation list.
       RotateKeyRole:
-        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:(DescribeSecret|GetSecretValue|PutSecretValue|UpdateSecretVersionStage))$/,
+        /^(logs:(CreateLogStream|PutLogEvents)|secretsmanager:(DescribeSecret|GetSecretValue|PutSecretValue|UpdateSecretVersionStage)|dynamodb:(GetItem|PutItem|UpdateItem)|kms:(Decrypt|Encrypt|GenerateDataKey))$/,
     };
     for (const [role, pattern] of Object.entries(allowed)) {
       const granted = statementsOf(`TokenVendorFunctions${role}`).flatMap(actions);

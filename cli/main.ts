@@ -25,6 +25,7 @@ const COMMANDS: Record<CommandName, () => Promise<Run>> = {
   unrevoke: async () => (await import('./commands/revoke')).unrevokeCommand,
   revocations: async () => (await import('./commands/revoke')).revocationsCommand,
   leases: async () => (await import('./commands/revoke')).leasesCommand,
+  'rotate-now': async () => (await import('./commands/rotate-now')).rotateNow,
 };
 
 function help(): string {

@@ -256,6 +256,22 @@ export const SPECS = {
     positionals: 'list',
     flags: { ...REVOCATION_TABLE_FLAGS, json: { type: 'boolean', help: 'print the entries as JSON' } },
   },
+  'rotate-now': {
+    summary:
+      'rotate a connection’s key now and remove the old one from Snowflake, so JWTs signed with it stop working (incident response)',
+    flags: {
+      connection: { type: 'string', value: 'C', required: true, help: 'the connection whose key to replace' },
+      config: {
+        type: 'string',
+        value: 'F',
+        help: "the deployed config (it names the key's secret); default the local stack's",
+      },
+      ...REVOCATION_TABLE_FLAGS,
+      timeout: { type: 'string', value: 'D', help: 'give up waiting after D (default 240s)' },
+      json: { type: 'boolean', help: 'print the outcome as JSON' },
+    },
+    note: "Deployed: Secrets Manager runs the rotation (the stack's rotate-key function), which tells every container through the revocation list before it removes the old key. Needs secretsmanager:RotateSecret (the OperatorRole has it).",
+  },
   'token-id': {
     summary: "print the audit trail's one-way id of a token",
     positionals: '<token | ->',

@@ -93,13 +93,17 @@ function describe(e: Listed): string {
         ? `account ${s.account}`
         : s.kind === 'target'
           ? `target ${s.target}`
-          : `principal ${s.principal} on ${s.target}`;
+          : s.kind === 'rekey'
+            ? `rekey connection ${s.connection}`
+            : `principal ${s.principal} on ${s.target}`;
   const state =
-    e.liftedAt !== undefined
-      ? `lifted ${new Date(e.liftedAt).toISOString()}`
-      : e.until !== undefined && e.until <= Date.now()
-        ? `ended ${new Date(e.until).toISOString()}`
-        : `active${e.until !== undefined ? ` until ${new Date(e.until).toISOString()}` : ''}`;
+    s.kind === 'rekey'
+      ? 'key replaced (refuses nothing)'
+      : e.liftedAt !== undefined
+        ? `lifted ${new Date(e.liftedAt).toISOString()}`
+        : e.until !== undefined && e.until <= Date.now()
+          ? `ended ${new Date(e.until).toISOString()}`
+          : `active${e.until !== undefined ? ` until ${new Date(e.until).toISOString()}` : ''}`;
   return `${what}\t${state}\tsince ${e.at === undefined ? '?' : new Date(e.at).toISOString()}\tby ${e.by}\t${e.reason}`;
 }
 
@@ -137,6 +141,10 @@ export async function revokeCommand(args: string[], io: CliIo): Promise<void> {
   }
   io.stdout.write(`revoked\t${describe(entry)}\n`);
   // The blast radius: the live tokens the principal holds, when there is a lease record to read.
+  let held: readonly string[] | undefined =
+    entry.scope.kind === 'target' || entry.scope.kind === 'principal-target'
+      ? [entry.scope.target]
+      : undefined;
   if (entry.scope.kind === 'principal' || entry.scope.kind === 'principal-target') {
     const leases = await tableFor(
       'revoke',
@@ -160,18 +168,52 @@ export async function revokeCommand(args: string[], io: CliIo): Promise<void> {
       io.stderr.write(`It holds ${leases.length} live token(s):\n`);
       for (const l of leases) io.stderr.write(`  ${leaseLine(l)}\n`);
     }
+    if (leases) held = [...new Set(leases.map((l) => l.target))];
   }
-  io.stderr.write(
-    [
-      'Every container refuses it within the list’s refresh (revocations.refreshSeconds, default 2 s).',
-      'Tokens vended before now for what it covers are not served again from any cache.',
-      'Tokens already handed out still work until they expire:',
-      '  - Postgres tokens: Snowflake cannot revoke one before its 15 minutes.',
-      '  - Key-pair JWTs: rotate the connection’s key (Secrets Manager: rotate-secret), then remove the old key from the Snowflake user.',
+  io.stderr.write(`${blastRadiusAdvice(held).join('\n')}\n`);
+}
+
+/**
+ * What else the operator can do at Snowflake about tokens already handed out: for the targets the
+ * principal holds (when the lease record says), the exact commands; otherwise the general ones.
+ */
+export function blastRadiusAdvice(held: readonly string[] | undefined): string[] {
+  const lines = [
+    'Every container refuses it within the list’s refresh (revocations.refreshSeconds, default 2 s).',
+    'Tokens vended before now for what it covers are not served again from any cache.',
+    'Tokens already handed out still work until they expire:',
+  ];
+  const of = (kind: string) =>
+    held === undefined
+      ? undefined
+      : [...new Set(held.filter((t) => t.startsWith(`${kind}:`)).map((t) => t.slice(kind.length + 1)))];
+  const postgres = of('postgres');
+  const jwt = of('snowflake-jwt');
+  const oauth = of('oauth');
+  if (postgres === undefined || postgres.length > 0)
+    lines.push(
+      '  - Postgres tokens: Snowflake cannot revoke one before its 15 minutes; they lapse by themselves.',
+    );
+  if (jwt === undefined)
+    lines.push(
+      '  - Key-pair JWTs: token-vendor rotate-now --connection C replaces the connection’s key and removes the old one from Snowflake, so JWTs signed with it stop working.',
+    );
+  else
+    for (const c of jwt)
+      lines.push(
+        `  - Key-pair JWTs of ${c}: token-vendor rotate-now --connection ${c} (replaces the key and removes the old one from Snowflake, so they stop working).`,
+      );
+  if (oauth === undefined)
+    lines.push(
       '  - OAuth tokens: token-vendor integrations disable NAME stops the integration at Snowflake.',
-      '',
-    ].join('\n'),
-  );
+    );
+  else
+    for (const i of oauth)
+      lines.push(
+        `  - OAuth tokens of ${i}: token-vendor integrations disable ${i} (stops the integration at Snowflake, for every caller).`,
+      );
+  if (held !== undefined && held.length === 0) lines.push('  (none: it holds no live token)');
+  return lines;
 }
 
 /** `token-vendor unrevoke`: lift the entry; its taint stays. */

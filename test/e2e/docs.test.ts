@@ -153,7 +153,7 @@ describe('the README and docs/', () => {
     for (const b of aws)
       for (const c of commands(b))
         expect(c, `${b.page}:${b.line}`).toMatch(
-          /^(aws \S|npx cdk (bootstrap|deploy)\b|curl .*\$API_URL|TOKEN=\$\(uuidgen\)$|npx token-vendor \S+( list)? --table |npx token-vendor integrations (disable|enable) \S+ --config config\/prod\.json$)/,
+          /^(aws \S|npx cdk (bootstrap|deploy)\b|curl .*\$API_URL|TOKEN=\$\(uuidgen\)$|npx token-vendor \S+( list)? --table |npx token-vendor integrations (disable|enable) \S+ --config config\/prod\.json$|npx token-vendor rotate-now .*--table )/,
         );
   });
 

@@ -227,6 +227,51 @@ describe('npm start', () => {
     SPAWNING,
   );
 
+  it(
+    'rotate-now against the local stack: the old key is gone from the emulator, its JWT refused, the next JWT signed with the new key',
+    async () => {
+      const cli = (...args: string[]) => {
+        const run = spawnSync('npx', ['token-vendor', ...args], {
+          cwd: ROOT,
+          env,
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        expect(run.status, `${args.join(' ')}\n${run.stdout}\n${run.stderr}`).toBe(0);
+        return run;
+      };
+      const apiBaseUrl = (
+        JSON.parse(readFileSync(join(local, 'config.json'), 'utf8')) as {
+          connections: { demo: { apiBaseUrl: string } };
+        }
+      ).connections.demo.apiBaseUrl;
+      const sql = async (jwt: string) => {
+        const res = await fetch(`${apiBaseUrl}/api/v2/statements`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${jwt}`,
+            'x-snowflake-authorization-token-type': 'KEYPAIR_JWT',
+            'content-type': 'application/json',
+            accept: 'application/json',
+          },
+          body: JSON.stringify({ statement: 'SELECT 1' }),
+        });
+        return { status: res.status, code: ((await res.json()) as { code?: string }).code };
+      };
+      const before = cli('get', 'snowflake-jwt', '--connection', 'demo').stdout.trim();
+      expect((await sql(before)).status).toBe(200);
+      const rotated = cli('rotate-now', '--connection', 'demo');
+      expect(rotated.stdout).toMatch(/^rotated\tconnection demo\tnew key version rotate-now-/);
+      expect(rotated.stdout).toMatch(/\nremoved\told key SHA256:\S+ from slot [12] of TOKEN_VENDOR_DEMO\n/);
+      expect(await sql(before)).toEqual({ status: 401, code: '394304' });
+      const after = cli('get', 'snowflake-jwt', '--connection', 'demo').stdout.trim();
+      expect(after).not.toBe(before);
+      expect((await sql(after)).status).toBe(200);
+      expect(cli('revocations', 'list').stdout).toMatch(/^rekey connection demo\tkey replaced/m);
+    },
+    SPAWNING,
+  );
+
   it("stops on SIGINT sent to npm's own PID, with one line and exit code 130", async () => {
     // Act: npm itself gets the signal (as `kill -INT <pid of npm>` does), not the process group
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

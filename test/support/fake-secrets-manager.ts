@@ -35,8 +35,15 @@ export class FakeSecretsManager {
   readonly #secrets = new Map<string, Map<string, Version>>();
   #counter = 0;
 
-  constructor(private readonly now: () => number = Date.now) {
-    this.stub = mockClient(this.client);
+  /**
+   * @param options.everyClient stub every SecretsManagerClient, not only {@link client} (for code that
+   *   makes its own, such as the CLI); `stub.restore()` afterwards.
+   */
+  constructor(
+    private readonly now: () => number = Date.now,
+    options: { everyClient?: boolean } = {},
+  ) {
+    this.stub = options.everyClient ? mockClient(SecretsManagerClient) : mockClient(this.client);
     const notFound = (message: string) => new ResourceNotFoundException({ message, $metadata: {} });
     this.stub
       .on(GetSecretValueCommand)

@@ -1,10 +1,12 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { Context } from 'aws-lambda';
 import { AuditLog, type AuditSink } from '../../lambda/audit/audit-log';
 import { loadConfigFile, parseConfig } from '../../lambda/config/load';
 import type { Config } from '../../lambda/config/schema';
 import { createHttpHandler } from '../../lambda/handlers/http';
+import { createRevocationAuditHandler } from '../../lambda/handlers/revocation-audit';
 import { createRuntime } from '../../lambda/runtime';
 import { type SnowflakeEmulator, startSnowflakeEmulator } from '../emulator/server';
 import type { IssuedPostgresToken } from '../emulator/state';
@@ -261,8 +263,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     writeFileSync(vendorCredentialsFile, `${JSON.stringify(vendorCredential, null, 2)}\n`, { mode: 0o600 });
   }
 
+  // Locally: the same audit records as JSON lines on stdout, and no EMF metrics (there is no CloudWatch).
+  const audit = new AuditLog(options.auditSink ?? jsonLines());
+  // Changes to the list are audited as the deployed revocation-audit function audits its stream.
+  const listAudit = createRevocationAuditHandler({ audit });
   const revocationTable =
-    options.revocations === false ? { missing: 'off' } : await startLocalRevocationTable();
+    options.revocations === false
+      ? { missing: 'off' }
+      : await startLocalRevocationTable({
+          onChange: (records) => void listAudit({ Records: records }, LOCAL_CONTEXT),
+        });
   const table = 'tableName' in revocationTable ? (revocationTable as LocalRevocationTable) : undefined;
   const runtime = createRuntime({
     config,
@@ -279,10 +289,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }
       : {}),
   });
-  // Locally: the same audit records as JSON lines on stdout, and no EMF metrics (there is no CloudWatch).
   const handler = createHttpHandler({
     vendor: () => runtime.vendor,
-    audit: new AuditLog(options.auditSink ?? jsonLines()),
+    audit,
     ...(options.now ? { now: options.now } : {}),
   });
   let gateway: LocalGateway;
@@ -321,6 +330,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
   };
 }
+
+/** The Lambda context the local stream handler runs with (it reads none of it). */
+const LOCAL_CONTEXT = { awsRequestId: 'local', functionName: 'revocation-audit' } as Context;
 
 /** One JSON line per audit record on stdout, shaped like the Powertools lines in CloudWatch. */
 function jsonLines(): AuditSink {

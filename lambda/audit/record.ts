@@ -6,8 +6,14 @@ export type AuditEvent =
   | 'token.failed'
   | 'key.rotation-checked'
   | 'key.rotated'
-  | 'client-secret.rotated';
-export type AuditTrigger = 'http' | 'direct' | 'schedule' | 'rotation';
+  | 'client-secret.rotated'
+  // Changes to the revocation list (audit/list-change.ts).
+  | `${'principal' | 'account' | 'target' | 'principal-target'}.${'revoked' | 'unrevoked'}`
+  | 'key.rekeyed'
+  | 'revocation.changed'
+  | 'revocation.removed'
+  | 'revocation.unreadable';
+export type AuditTrigger = 'http' | 'direct' | 'schedule' | 'rotation' | 'revocation-list';
 
 /**
  * One audit record per request, whatever the outcome. It never holds a token, a key, a passphrase or

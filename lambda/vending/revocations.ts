@@ -135,7 +135,8 @@ function grantedKeys(targets: Targets): TargetKey[] {
   ];
 }
 
-const active = (e: Revocation, now: number) =>
+/** The entry refuses at `now`: not lifted, not past its end. */
+export const isActive = (e: Revocation, now: number) =>
   e.liftedAt === undefined && (e.until === undefined || e.until > now);
 
 /**
@@ -242,7 +243,7 @@ function memo<V>(map: Map<string, V>, key: string, make: () => V): V {
 }
 
 function refuse(entries: readonly Revocation[] | undefined, what: 'principal' | 'target', now: number): void {
-  const entry = entries?.find((e) => active(e, now));
+  const entry = entries?.find((e) => isActive(e, now));
   if (entry) throw new RevokedError(what, entry.reason);
 }
 

@@ -26,6 +26,8 @@ const SPAWNING = 90_000;
 describe('npm start', () => {
   let child: ChildProcess;
   let printed = '';
+  /** The stack's stdout: its audit lines. */
+  let auditLines = '';
   let commands: string[] = [];
   // The stack's files go to a temp directory (TOKEN_VENDOR_LOCAL_DIR), never a developer's own .local/.
   const local = join(tempDir('tv-start-'), '.local');
@@ -39,7 +41,9 @@ describe('npm start', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    child.stdout!.resume();
+    child.stdout!.on('data', (chunk: Buffer) => {
+      auditLines += chunk.toString();
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${printed}`)), 60_000);
       child.stderr!.on('data', (chunk: Buffer) => {
@@ -197,7 +201,7 @@ describe('npm start', () => {
 
   it(
     "runs the runbook's local block as written: served, revoked (with what it holds), refused, unrevoked, served",
-    () => {
+    async () => {
       const runbook = readFileSync(join(ROOT, 'docs/runbook.md'), 'utf8');
       const at = runbook.indexOf('<!-- runs against npm start: test/e2e/npm-start.test.ts -->');
       expect(at).toBeGreaterThan(0);
@@ -223,6 +227,21 @@ describe('npm start', () => {
       expect(outputs[6]).toMatch(/^lifted\t/);
       expect(outputs[8]!.trim()).toMatch(/^sfpg\.[\w-]+$/);
       expect(outputs[8]!.trim()).not.toBe(outputs[0]!.trim()); // tainted: a fresh token
+      // The list's own changes are audit records too, as the deployed stream function writes them. The
+      // stack's stdout is read once the event loop runs again (spawnSync held it).
+      for (let i = 0; i < 50 && !auditLines.includes('principal.unrevoked'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const changes = auditLines
+        .split('\n')
+        .filter((l) => l.includes('"trigger":"revocation-list"'))
+        .map((l) => JSON.parse(l) as { message: string; detail: { entry: { reason: string; by: string } } });
+      expect(changes.map((c) => c.message)).toEqual(
+        expect.arrayContaining(['principal.revoked', 'principal.unrevoked']),
+      );
+      expect(changes[0]!.detail.entry).toMatchObject({
+        reason: 'INC-42: credentials leaked',
+        by: 'local-operator (the local stack)',
+      });
     },
     SPAWNING,
   );

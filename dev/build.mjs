@@ -1,7 +1,7 @@
 // `npm run build:package` (also `prepack`, so `npm pack` and `npm publish` run it): everything the published
 // package runs, in dist/. Nothing in it compiles TypeScript at run time.
 //
-//   dist/lambda/<function>/  the four Lambda bundles the construct deploys (prebuilt: a synth needs
+//   dist/lambda/<function>/  the five Lambda bundles the construct deploys (prebuilt: a synth needs
 //                            neither esbuild nor Docker)
 //   dist/cdk/                `token-vendor/cdk`: the construct, ESM (index.js) and CommonJS (index.cjs)
 //   dist/client/             `token-vendor/client`, ESM and CommonJS
@@ -31,7 +31,7 @@ const dist = join(root, 'dist');
 const only = process.argv[2];
 
 /** The functions the construct deploys, by the name of their directory in dist/lambda/. */
-const LAMBDA_HANDLERS = ['http', 'direct', 'rotation-check', 'rotate-key'];
+const LAMBDA_HANDLERS = ['http', 'direct', 'rotation-check', 'rotate-key', 'revocation-audit'];
 
 // The AWS SDK: the Lambda runtime provides it, and the client and CLI take it as a dependency.
 const AWS_SDK = ['@aws-sdk/*', '@smithy/*'];

@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { ConfigError, parseConfigText } from '../lambda/config/load';
 import type { Trigger } from './index';
 
-import { applyRuleSets, TokenVendorStack } from './index';
+import { applyRuleSets, DEFAULT_RESERVED_CONCURRENCY, TokenVendorStack } from './index';
 
 /** Context keys the app reads (`cdk synth -c key=value`), each a deploy-time choice, not code. */
 export const CONTEXT_KEYS = [
@@ -128,7 +128,7 @@ function parseReservedConcurrency(value: unknown): Partial<Record<Trigger, numbe
   if (value === undefined) return undefined;
   if (value === false || value === 'false') return false;
   const usage =
-    'Context reservedConcurrency must be false or a JSON object such as {"http":200} (http, direct, rotation-check, rotate-key: 1 to 10000).';
+    'Context reservedConcurrency must be false or a JSON object such as {"http":200} (http, direct, rotation-check, rotate-key, revocation-audit: 1 to 10000).';
   let parsed: unknown = value;
   if (typeof value === 'string') {
     try {
@@ -138,7 +138,7 @@ function parseReservedConcurrency(value: unknown): Partial<Record<Trigger, numbe
     }
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(usage);
-  const triggers: readonly string[] = ['http', 'direct', 'rotation-check', 'rotate-key'];
+  const triggers: readonly string[] = Object.keys(DEFAULT_RESERVED_CONCURRENCY);
   for (const [k, v] of Object.entries(parsed))
     if (!triggers.includes(k) || !Number.isInteger(v) || (v as number) < 1 || (v as number) > 10_000)
       throw new ConfigError(`${usage} Not ${JSON.stringify(k)}: ${JSON.stringify(v)}.`);

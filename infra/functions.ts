@@ -41,8 +41,8 @@ export interface VendorFunctionsProps {
 /**
  * One function per trigger, each with its own role (customer-managed policies only) and its own
  * encrypted log group: `http` (behind the API), `direct` (Step Functions), `rotation-check` (scheduled)
- * and `rotate-key` (Secrets Manager rotation; only when the config has a key or client secret to
- * rotate). The code is the package's prebuilt bundle with the sealed config beside it; arm64, 512 MB,
+ * `rotate-key` (Secrets Manager rotation; only when the config has a key or client secret to
+ * rotate) and `revocation-audit` (the revocation table's stream; only with the revocation list). The code is the package's prebuilt bundle with the sealed config beside it; arm64, 512 MB,
  * X-Ray active. Each role may read exactly the key material its function uses: `GetSecretValue` on the
  * named secrets, `kms:Sign` on the named signing keys, and for keyless connections
  * `sts:GetWebIdentityToken` for Snowflake's audience only.
@@ -62,6 +62,7 @@ export class VendorFunctions extends Construct {
     const { config } = props;
     const { rotated, synced } = rotationTargets(config);
     const rotates = rotated.length > 0 || synced.length > 0;
+    const audits = config.revocations.enabled;
     const logGroup = (trigger: Trigger) =>
       new logs.LogGroup(this, `${pascal(trigger)}Logs`, {
         retention: props.logRetention,
@@ -73,6 +74,7 @@ export class VendorFunctions extends Construct {
       direct: logGroup('direct'),
       'rotation-check': logGroup('rotation-check'),
       ...(rotates ? { 'rotate-key': logGroup('rotate-key') } : {}),
+      ...(audits ? { 'revocation-audit': logGroup('revocation-audit') } : {}),
     };
 
     // The validated config ships inside each function's code as config.json (no env-var size limit),
@@ -143,6 +145,7 @@ export class VendorFunctions extends Construct {
       direct: fn('direct'),
       'rotation-check': fn('rotation-check', {}, Duration.seconds(120)),
       ...(rotates ? { 'rotate-key': fn('rotate-key', {}, Duration.seconds(120)) } : {}),
+      ...(audits ? { 'revocation-audit': fn('revocation-audit', {}, Duration.seconds(30)) } : {}),
     };
 
     // Exactly the key material each function reads.

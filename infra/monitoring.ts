@@ -8,13 +8,21 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from './expected-wildcards';
 
 /** The triggers the Token Vendor has one function (and one log group) for. */
-export type Trigger = 'http' | 'direct' | 'rotation-check' | 'rotate-key';
-/** One per function; `rotate-key` only when there is a key to rotate. */
-export type PerTrigger<T> = Record<Exclude<Trigger, 'rotate-key'>, T> & { readonly 'rotate-key'?: T };
+export type Trigger = 'http' | 'direct' | 'rotation-check' | 'rotate-key' | 'revocation-audit';
+/** The functions that exist only when the config needs them. */
+type OptionalTrigger = 'rotate-key' | 'revocation-audit';
+/**
+ * One per function; `rotate-key` only when there is a key to rotate, `revocation-audit` only with the
+ * revocation list.
+ */
+export type PerTrigger<T> = Record<Exclude<Trigger, OptionalTrigger>, T> & {
+  readonly [K in OptionalTrigger]?: T;
+};
 
 export interface MonitoringProps {
   /** `rotate-key` exists only when a connection's key is in Secrets Manager (something to rotate). */
@@ -26,6 +34,8 @@ export interface MonitoringProps {
   readonly alarmEmails?: readonly string[];
   /** The revocation list is deployed: count and alarm on the requests it refuses. */
   readonly revocations?: boolean;
+  /** The revocation list's audit: stream batches it could not audit (alarm when one lands). */
+  readonly revocationAuditFailures?: sqs.IQueue;
   /** The config turns the shared cache on: alarm when the vendor keeps minting without it. */
   readonly sharedCache?: boolean;
   /** The API's access log group: gateway-level refusals (403s API Gateway answers itself) are counted from it. */
@@ -161,6 +171,46 @@ export class Monitoring extends Construct {
         revoked,
         1,
         'A revoked principal or target was asked for a token (REVOKED): the revocation is working, and whoever holds that role is still trying. See the "denials by principal" query.',
+      );
+    const listLogs = props.logGroups['revocation-audit'];
+    if (listLogs) {
+      // Written by no CLI command: an item that is no entry, or an entry deleted by other than its TTL
+      // (the operator role cannot delete), means someone wrote the table by other means.
+      new logs.MetricFilter(this, 'RevocationListTamperedFilter', {
+        logGroup: listLogs,
+        metricNamespace: `${NAMESPACE}/Audit`,
+        metricName: 'RevocationListTampered',
+        filterPattern: logs.FilterPattern.any(
+          logs.FilterPattern.stringValue('$.event', '=', 'revocation.unreadable'),
+          logs.FilterPattern.all(
+            logs.FilterPattern.stringValue('$.event', '=', 'revocation.removed'),
+            logs.FilterPattern.stringValue('$.detail.removedBy', '=', 'table-writer'),
+          ),
+        ),
+        metricValue: '1',
+        defaultValue: 0,
+      });
+      alarm(
+        'RevocationListTamperedAlarm',
+        new cloudwatch.Metric({
+          namespace: `${NAMESPACE}/Audit`,
+          metricName: 'RevocationListTampered',
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+        1,
+        'The revocation table was written outside the CLI: an item that is no entry (revocation.unreadable), or an entry deleted by other than its TTL (revocation.removed, removedBy table-writer). See the revocation-audit log group, and CloudTrail for who.',
+      );
+    }
+    if (props.revocationAuditFailures)
+      alarm(
+        'RevocationAuditFailuresAlarm',
+        props.revocationAuditFailures.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+        1,
+        'Changes to the revocation list could not be audited after retries (the on-failure queue holds their stream positions). The entries themselves are in the table; see the revocation-audit log group.',
       );
     alarm(
       'FailuresAlarm',

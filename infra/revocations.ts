@@ -1,8 +1,9 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge, compliance } from './expected-wildcards';
 import { keyThroughDynamoDb } from './grants';
@@ -13,6 +14,11 @@ export interface RevocationListProps {
   readonly key: kms.IKey;
   /** The functions that vend (http, direct): they read the list before every vend. */
   readonly vending: readonly lambda.Function[];
+  /**
+   * The `revocation-audit` function: the table's stream (new and old images) feeds it, and it writes an
+   * audit record for every change to the list, whoever made it.
+   */
+  readonly auditor?: lambda.Function;
 }
 
 /**
@@ -35,6 +41,12 @@ export class RevocationList extends Construct {
    * account whose own IAM policy allows `sts:AssumeRole` on it.
    */
   readonly operatorRole: iam.Role;
+  /**
+   * Stream batches the `revocation-audit` function could not audit after its retries (their shard,
+   * sequence numbers and times; the changes themselves stay readable in the table and its point-in-time
+   * recovery). An alarm watches it.
+   */
+  readonly auditFailures?: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: RevocationListProps) {
     super(scope, id);
@@ -46,6 +58,7 @@ export class RevocationList extends Construct {
       encryptionKey: props.key,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.RETAIN,
+      ...(props.auditor ? { stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES } : {}),
     });
     acknowledge(
       this.table,
@@ -73,6 +86,64 @@ export class RevocationList extends Construct {
       keyThroughDynamoDb(props.key, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']),
     );
     this.#key = props.key;
+    if (props.auditor) this.auditFailures = this.#audit(props.auditor, props.key);
+  }
+
+  /** The stream → the audit function, with retries, bisection and an on-failure queue. */
+  #audit(auditor: lambda.Function, key: kms.IKey): sqs.Queue {
+    const region = Stack.of(this).region;
+    const failures = new sqs.Queue(this, 'AuditFailures', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      failures,
+      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy', 'cdk-validator-cfnguard::sqs_dlq_check'],
+      "This queue is itself the on-failure destination of the revocation table's stream.",
+    );
+    // Exact actions on the stream, not Table.grantStreamRead (an unconditional kms:Decrypt on the key).
+    auditor.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'dynamodb:DescribeStream',
+          'dynamodb:GetRecords',
+          'dynamodb:GetShardIterator',
+          'dynamodb:ListStreams',
+        ],
+        resources: [this.table.tableStreamArn!],
+      }),
+    );
+    auditor.addToRolePolicy(keyThroughDynamoDb(key, ['kms:Decrypt']));
+    auditor.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [failures.queueArn] }),
+    );
+    auditor.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sqs.${region}.amazonaws.com` } },
+      }),
+    );
+    const mapping = new lambda.EventSourceMapping(this, 'AuditStream', {
+      target: auditor,
+      eventSourceArn: this.table.tableStreamArn!,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: 100,
+      maxBatchingWindow: Duration.seconds(1),
+      bisectBatchOnError: true,
+      reportBatchItemFailures: true,
+      retryAttempts: 10,
+      // The stream keeps records 24 hours: retry until then, then the queue.
+      maxRecordAge: Duration.hours(24),
+      // The destination without EventSourceMapping's own grant (which adds kms:ReEncrypt* and
+      // kms:GenerateDataKey* wildcards): the statements above are the exact ones.
+      onFailure: { bind: () => ({ destination: failures.queueArn }) },
+    });
+    // The mapping is created only once the role may read the stream.
+    mapping.node.addDependency(auditor.role!);
+    return failures;
   }
 
   readonly #key: kms.IKey;

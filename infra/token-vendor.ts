@@ -75,6 +75,7 @@ export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<Trigger, number>> = {
   direct: 50,
   'rotation-check': 2,
   'rotate-key': 2,
+  'revocation-audit': 2,
 };
 
 /**
@@ -211,6 +212,7 @@ export class TokenVendor extends Construct {
       this.revocations = new RevocationList(this, 'Revocations', {
         key: this.key,
         vending: [this.functions.http, this.functions.direct],
+        ...(this.functions['revocation-audit'] ? { auditor: this.functions['revocation-audit'] } : {}),
       });
     }
     if (config.leases.enabled) {
@@ -252,6 +254,7 @@ export class TokenVendor extends Construct {
       key: this.key,
       sharedCache: this.sharedCache !== undefined,
       revocations: this.revocations !== undefined,
+      ...(this.revocations?.auditFailures ? { revocationAuditFailures: this.revocations.auditFailures } : {}),
       ...(props.alarmEmails ? { alarmEmails: props.alarmEmails } : {}),
     });
 
@@ -334,6 +337,13 @@ export class TokenVendor extends Construct {
         'Invoked synchronously only (API Gateway, Step Functions, Secrets Manager rotation): a failure returns to the caller, which retries; there is no event to keep.',
       );
     }
+    const auditor = this.functions['revocation-audit'];
+    if (auditor)
+      ack(
+        auditor,
+        ['Serverless-LambdaDLQ', ...compliance('LambdaDLQ')],
+        "Invoked by its event source mapping (the revocation table's stream), whose on-failure destination is a queue (RevocationList.auditFailures); a function DLQ applies to asynchronous invokes only.",
+      );
     if (!this.reservedConcurrency) {
       for (const f of Object.values(this.functions))
         ack(

@@ -83,7 +83,9 @@ describe('the npm package', () => {
       'dist/cli/main.js',
       'cli/bin.mjs',
       'LICENSE',
-      ...['http', 'direct', 'rotation-check', 'rotate-key'].map((fn) => `dist/lambda/${fn}/index.mjs`),
+      ...['http', 'direct', 'rotation-check', 'rotate-key', 'revocation-audit'].map(
+        (fn) => `dist/lambda/${fn}/index.mjs`,
+      ),
     ])
       expect(files).toContain(f);
   });
@@ -205,7 +207,7 @@ describe('the npm package', () => {
       const functions = Object.values(template.Resources as Record<string, any>).filter(
         (r) => r.Type === 'AWS::Lambda::Function' && /^Token Vendor: /.test(r.Properties.Description),
       );
-      expect(functions).toHaveLength(4);
+      expect(functions).toHaveLength(5);
       const dist = join(app, 'node_modules/token-vendor/dist/lambda');
       for (const f of functions) {
         const asset = join(out, f.Metadata['aws:asset:path']);

@@ -47,7 +47,7 @@ describe('cdk synth with real bundling', () => {
   it('synthesizes offline with cdk-nag passing and bundles every function with its config', () => {
     expect(synth.status, String(synth.stderr)).toBe(0);
     const assets = readdirSync(out).filter((d) => d.startsWith('asset.'));
-    expect(assets).toHaveLength(4);
+    expect(assets).toHaveLength(5);
     for (const asset of assets) {
       const files = readdirSync(join(out, asset)).sort();
       expect(files).toEqual(['config.json', 'index.mjs', 'index.mjs.map']);

@@ -168,7 +168,7 @@ describe('production hardening of the synthesized stack', () => {
       const functions = resourcesOf(template, 'AWS::Lambda::Function').filter((f) =>
         String(f.Properties.Description ?? '').startsWith('Token Vendor:'),
       );
-      expect(functions).toHaveLength(4);
+      expect(functions).toHaveLength(5);
       for (const f of functions) expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       const own = Object.values(rolePolicies(template)).flatMap((p) => p.Properties.PolicyDocument.Statement);
       expect(JSON.stringify(own)).not.toContain('xray:');

@@ -151,10 +151,68 @@ describe('the revocation list in the stack', () => {
     expect(Object.keys(template.findOutputs('*'))).not.toContain('LeaseTableName');
   }, 120_000);
 
+  it('audits every change: the stream (both images) feeds revocation-audit, which may only read it; failures land in a queue with an alarm', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 10,
+      DestinationConfig: {
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('RevocationsAuditFailures'), 'Arn'] },
+        },
+      },
+    });
+    const statements = Object.entries(rolePolicies(template))
+      .filter(([id]) => id.startsWith('TokenVendorFunctionsRevocationAuditRole'))
+      .flatMap(
+        ([, p]) =>
+          p.Properties.PolicyDocument.Statement as {
+            Action: string | string[];
+            Resource: unknown;
+            Condition?: unknown;
+          }[],
+      );
+    const actions = statements.flatMap((s) => [s.Action].flat()).sort();
+    expect(actions).toEqual([
+      'dynamodb:DescribeStream',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:ListStreams',
+      'kms:Decrypt',
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:SendMessage',
+    ]);
+    // Every KMS use goes through DynamoDB or SQS; the stream actions name the stream, not the table.
+    for (const s of statements) {
+      if ([s.Action].flat().some((a) => a.startsWith('kms:')))
+        expect(JSON.stringify(s.Condition)).toMatch(/kms:ViaService/);
+      if ([s.Action].flat().includes('dynamodb:GetRecords'))
+        expect(JSON.stringify(s.Resource)).toMatch(/StreamArn/);
+    }
+    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/RevocationListTamperedAlarm/),
+        expect.stringMatching(/RevocationAuditFailuresAlarm/),
+      ]),
+    );
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: Match.stringLikeRegexp('revocation.unreadable'),
+      MetricTransformations: [Match.objectLike({ MetricName: 'RevocationListTampered' })],
+    });
+  });
+
   it('revocations.enabled: false deploys none of it', () => {
     const off = synth({ ...example(), revocations: { enabled: false } });
     expect(JSON.stringify(off.toJSON())).not.toMatch(
-      /TOKEN_VENDOR_REVOCATION_TABLE|OperatorRole|RevokedDenials/,
+      /TOKEN_VENDOR_REVOCATION_TABLE|OperatorRole|RevokedDenials|RevocationAudit|EventSourceMapping/,
     );
   }, 120_000);
 });

@@ -195,7 +195,7 @@ describe('TokenVendorStack template', () => {
 
   it('runs nodejs22.x on arm64, one function per trigger, each with its own role and log group', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     for (const f of functions) {
       expect(f.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -205,7 +205,7 @@ describe('TokenVendorStack template', () => {
       expect(f.Properties.Environment.Variables.TOKEN_VENDOR_CONFIG_FILE).toBe('/var/task/config.json');
       expect(f.Properties.LoggingConfig.LogGroup).toBeDefined();
     }
-    expect(new Set(functions.map((f) => JSON.stringify(f.Properties.Role))).size).toBe(4);
+    expect(new Set(functions.map((f) => JSON.stringify(f.Properties.Role))).size).toBe(5);
   });
 
   it('gives every log group a retention and KMS encryption', () => {

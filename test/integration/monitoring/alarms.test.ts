@@ -8,6 +8,7 @@ import { AuditLog } from '../../../lambda/audit/audit-log';
 import { recordMetrics } from '../../../lambda/audit/metrics';
 import type { AuditRecord } from '../../../lambda/audit/record';
 import { createHttpHandler } from '../../../lambda/handlers/http';
+import { createRevocationAuditHandler } from '../../../lambda/handlers/revocation-audit';
 import { createRotationCheckHandler } from '../../../lambda/handlers/rotation-check';
 import { auditLog, metrics } from '../../../lambda/runtime';
 import { RevokedError } from '../../../lambda/vending/revocations';
@@ -179,8 +180,37 @@ describe('every alarm watches what the code writes', () => {
         lambdaContext(),
       ),
     );
+    // Changes to the list, as the revocation-audit function prints them from its stream.
+    const listAudit = createRevocationAuditHandler({
+      audit: new AuditLog(new Logger({ serviceName: 'token-vendor' })),
+    });
+    const entry = {
+      pk: { S: 'target|oauth:tableau' },
+      kind: { S: 'target' },
+      target: { S: 'oauth:tableau' },
+    };
+    const stream = (r: Record<string, unknown>) =>
+      printed(() => listAudit({ Records: [{ eventID: 'e', ...r }] } as never, lambdaContext()));
+    scenario.listRevoked = await stream({ eventName: 'INSERT', dynamodb: { NewImage: entry } });
+    scenario.listExpired = await stream({
+      eventName: 'REMOVE',
+      dynamodb: { OldImage: entry },
+      userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' },
+    });
+    scenario.listDeleted = await stream({ eventName: 'REMOVE', dynamodb: { OldImage: entry } });
+    scenario.listForged = await stream({
+      eventName: 'INSERT',
+      dynamodb: { NewImage: { pk: { S: 'x' }, kind: { S: 'grant' } } },
+    });
   }, 120_000);
   afterAll(() => h.close());
+
+  it('the RevocationListTampered filter counts items that are no entry and deletions by other than the TTL', () => {
+    expect(scenario.listRevoked!.map((l) => l.message)).toEqual(['target.revoked']);
+    expect(count('RevocationListTampered', scenario.listDeleted!)).toBe(1);
+    expect(count('RevocationListTampered', scenario.listForged!)).toBe(1);
+    expect(count('RevocationListTampered', [...scenario.listRevoked!, ...scenario.listExpired!])).toBe(0);
+  });
 
   const filters = () =>
     Object.values(template.findResources('AWS::Logs::MetricFilter')).map((r) => ({
@@ -284,9 +314,14 @@ describe('every alarm watches what the code writes', () => {
       .filter((a) => String(a.Properties.Namespace ?? '').endsWith('/Audit'))
       .map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`);
     expect(watched.sort()).toEqual(
-      ['Denials', 'Failures', 'GatewayDenials', 'RevokedDenials', 'UpstreamUnavailable'].map(
-        (m) => `TokenVendor/Audit/${m}`,
-      ),
+      [
+        'Denials',
+        'Failures',
+        'GatewayDenials',
+        'RevocationListTampered',
+        'RevokedDenials',
+        'UpstreamUnavailable',
+      ].map((m) => `TokenVendor/Audit/${m}`),
     );
     for (const metric of watched) expect(written, metric).toContain(metric);
   });

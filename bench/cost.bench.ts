@@ -102,12 +102,15 @@ export async function costBench(): Promise<{ pass: boolean }> {
           const vends = results.length;
           const failed = results.filter((r) => !r.ok).length;
           pass &&= failed === 0;
+          // Issue 27's bound on one window's KMS calls, with the shared cache: 2 × containers + targets
+          const kmsBound = 2 * containers + new Set(asks.flat()).size;
           const sqlApi = fx.emulator.executionsOf('generate-postgres-token').length - sqlBefore;
           const reads = delta('dynamodb:GetItem');
           const leases = delta('dynamodb:UpdateItem');
           const puts = delta('dynamodb:PutItem');
           const decrypts = delta('kms:Decrypt');
           const dataKeys = delta('kms:GenerateDataKey');
+          if (mode === 'shared') pass &&= decrypts + dataKeys <= kmsBound;
           // Write units per put: the stored item's size, rounded up to the KB (leases are small: 1)
           const { Items = [] } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));
           const itemBytes = Items.map((item) =>

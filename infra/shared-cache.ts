@@ -65,7 +65,8 @@ export class SharedCache extends Construct {
       );
       // Table encryption: DynamoDB uses the key on the function's behalf, and only DynamoDB may.
       f.addToRolePolicy(keyThroughDynamoDb(props.key, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']));
-      // Sealing cached tokens: a data key per entry, bound to the entry by the encryption context.
+      // Sealing cached tokens: the hourly period keys (and, when one is unusable, a data key per entry),
+      // bound to the stack and period, or to the entry, by the encryption context.
       f.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['kms:GenerateDataKey', 'kms:Decrypt'],

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { type EncryptionContext, openWithDataKey } from '../api/envelope';
+import { type EncryptionContext, openWithDataKey, sealWithDataKey } from '../api/envelope';
 import { loadDynamoDb, loadKms } from '../aws/sdk';
 import { DeadlineExceededError } from '../single-flight';
+import { CONTEXT_KEY, KEY_REF_CONTEXT, type PeriodKeyStore, PeriodKeys } from './cache-keys';
 import { envelopeToken } from './envelope';
 
 /** How the shared level answered: a token another container minted, one this caller minted, or none. */
@@ -19,7 +20,7 @@ export interface SharedTokenCacheOptions {
   readonly dynamodb: () => DynamoDBClient | Promise<DynamoDBClient>;
   readonly kms: () => KMSClient | Promise<KMSClient>;
   readonly tableName: string;
-  /** The KMS key that seals cached tokens (a data key per entry; the entry's key hash is the context). */
+  /** The KMS key that wraps the hourly period keys that seal cached tokens (see cache-keys.ts). */
   readonly kmsKeyId: string;
   /** How long a minter holds a target; a lease of a dead container lapses after this. */
   readonly leaseMs: number;
@@ -36,6 +37,8 @@ export interface SharedTokenCacheOptions {
   readonly onFallback?: (reason: string, error?: unknown) => void;
   /** Bounds (defaults: {@link SHARED_CACHE_LIMITS}); tests shorten them. */
   readonly limits?: Partial<SharedCacheLimits>;
+  /** How long one period key seals new entries (default one hour, `KEY_PERIOD_MS`); tests shorten it. */
+  readonly keyPeriodMs?: number;
 }
 
 /** What the shared level may cost one vend before the vendor mints on its own. */
@@ -69,7 +72,10 @@ export const SHARED_CACHE_LIMITS: SharedCacheLimits = {
  */
 interface Item {
   readonly sealed?: string;
+  /** An entry sealed under its own data key (the format before period keys): that key's KMS ciphertext. */
   readonly dataKey?: string;
+  /** An entry sealed under a period key: which one (`<period>.<keyId>`). */
+  readonly keyRef?: string;
   readonly iv?: string;
   readonly expiresAt?: number;
   readonly leaseOwner?: string;
@@ -103,7 +109,6 @@ class BudgetSpent extends Bypass {
   }
 }
 
-const CONTEXT_KEY = 'token-vendor:cache';
 /** Waiters poll the entry: first after about one mint's time, then less and less often (reads cost). */
 const POLL_FIRST_MS = 50;
 const POLL_MAX_MS = 1000;
@@ -117,9 +122,10 @@ interface Spent {
 }
 
 /**
- * The fleet-wide level of the token cache, on DynamoDB. An entry holds the token sealed with a KMS data
- * key (AES-256-GCM; encryption context = the entry's key hash, so a table reader learns nothing and a
- * sealed token cannot be moved to another entry), its expiry and a TTL attribute. A miss takes a lease
+ * The fleet-wide level of the token cache, on DynamoDB. An entry holds the token sealed under the
+ * stack's period key of the hour (AES-256-GCM, the entry's key hash and the key's reference as
+ * associated data, so a table reader learns nothing and a sealed token cannot be moved to another entry;
+ * see {@link PeriodKeys}), its expiry and a TTL attribute. A miss takes a lease
  * with a compare-and-set on the entry's version: one minter per target in the whole fleet; the others
  * poll the entry and take it when it lands, take the lease over when it lapses (its holder died), and
  * never wait past their deadline or the lease's length (they mint themselves in time).
@@ -141,6 +147,7 @@ export class SharedTokenCache {
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #limits: SharedCacheLimits;
+  readonly #keys: PeriodKeys;
 
   constructor(options: SharedTokenCacheOptions) {
     this.#options = options;
@@ -148,6 +155,12 @@ export class SharedTokenCache {
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#limits = { ...SHARED_CACHE_LIMITS, ...options.limits };
+    const namespace = options.namespace ?? '';
+    this.#keys = new PeriodKeys({
+      now: this.#now,
+      address: (name) => sharedCacheKey(namespace, name),
+      ...(options.keyPeriodMs !== undefined ? { periodMs: options.keyPeriodMs } : {}),
+    });
   }
 
   async get<T extends { readonly expiresAt: Date }>(
@@ -267,6 +280,7 @@ export class SharedTokenCache {
     return {
       sealed: str('sealed'),
       dataKey: str('dataKey'),
+      keyRef: str('keyRef'),
       iv: str('iv'),
       expiresAt: num('expiresAt'),
       leaseOwner: str('leaseOwner'),
@@ -350,12 +364,27 @@ export class SharedTokenCache {
     codec: Codec<T>,
     spent: Spent,
   ): Promise<void> {
-    // Sealed as the direct entry seals its answers: a fresh data key, AES-256-GCM, bound to the context.
-    const sealed = await this.#call('kms:GenerateDataKey', spent, async (abortSignal) =>
-      envelopeToken(await this.#options.kms(), this.#options.kmsKeyId, codec.encode(value), context, {
-        abortSignal,
-      }),
-    );
+    // Sealed under this period's key (AES-256-GCM, the entry's address and the key's reference as
+    // associated data); if that key is unusable, under a data key of the entry's own, as before.
+    const text = codec.encode(value);
+    const periodKey = await this.#keys.sealing(this.#keyStore(spent));
+    let sealing: Record<string, { S: string }>;
+    if (periodKey) {
+      const { encryptedToken, iv } = sealWithDataKey(periodKey.key, text, {
+        ...context,
+        [KEY_REF_CONTEXT]: periodKey.ref,
+      });
+      sealing = { sealed: { S: encryptedToken }, keyRef: { S: periodKey.ref }, iv: { S: iv } };
+    } else {
+      const own = await this.#call('kms:GenerateDataKey', spent, async (abortSignal) =>
+        envelopeToken(await this.#options.kms(), this.#options.kmsKeyId, text, context, { abortSignal }),
+      );
+      sealing = {
+        sealed: { S: own.encryptedToken },
+        dataKey: { S: own.encryptedDataKey },
+        iv: { S: own.iv },
+      };
+    }
     const expiresAt = value.expiresAt.getTime();
     const { PutItemCommand } = await loadDynamoDb();
     await this.#dynamodb('dynamodb:PutItem', spent, (dynamodb, abortSignal) =>
@@ -364,9 +393,7 @@ export class SharedTokenCache {
           TableName: this.#options.tableName,
           Item: {
             pk: { S: pk },
-            sealed: { S: sealed.encryptedToken },
-            dataKey: { S: sealed.encryptedDataKey },
-            iv: { S: sealed.iv },
+            ...sealing,
             expiresAt: { N: String(expiresAt) },
             v: { S: randomUUID() },
             // DynamoDB deletes the entry (within a day or two) after it expires; reads check expiresAt anyway.
@@ -384,7 +411,22 @@ export class SharedTokenCache {
     codec: Codec<T>,
     spent: Spent,
   ): Promise<T | undefined> {
-    if (!item.dataKey || !item.iv) return undefined;
+    if (!item.iv) return undefined;
+    if (item.keyRef) {
+      const key = await this.#keys.opening(item.keyRef, this.#keyStore(spent));
+      if (!key) return undefined;
+      try {
+        const text = openWithDataKey(key, {
+          encryptedToken: item.sealed!,
+          iv: item.iv,
+          encryptionContext: { ...context, [KEY_REF_CONTEXT]: item.keyRef },
+        });
+        return text === undefined ? undefined : codec.decode(text);
+      } catch {
+        return undefined;
+      }
+    }
+    if (!item.dataKey) return undefined;
     const { DecryptCommand } = await loadKms();
     let Plaintext: Uint8Array | undefined;
     try {
@@ -423,6 +465,100 @@ export class SharedTokenCache {
     } finally {
       Plaintext.fill(0);
     }
+  }
+
+  /** The table and KMS as the period keys use them, every call within this vend's budget. */
+  #keyStore(spent: Spent): PeriodKeyStore {
+    const table = this.#options.tableName;
+    return {
+      read: async (pk) => {
+        const { GetItemCommand } = await loadDynamoDb();
+        const { Item: item } = await this.#dynamodb('dynamodb:GetItem', spent, (dynamodb, abortSignal) =>
+          dynamodb.send(
+            new GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }),
+            {
+              abortSignal,
+            },
+          ),
+        );
+        if (!item) return undefined;
+        const period = Number(item.period?.N);
+        return {
+          ...(typeof item.keyId?.S === 'string' ? { keyId: item.keyId.S } : {}),
+          ...(typeof item.dataKey?.S === 'string' ? { dataKey: item.dataKey.S } : {}),
+          ...(Number.isSafeInteger(period) ? { period } : {}),
+        };
+      },
+      putIfAbsent: async (pk, key) => {
+        const { PutItemCommand } = await loadDynamoDb();
+        try {
+          await this.#dynamodb('dynamodb:PutItem', spent, (dynamodb, abortSignal) =>
+            dynamodb.send(
+              new PutItemCommand({
+                TableName: table,
+                Item: {
+                  pk: { S: pk },
+                  keyId: { S: key.keyId },
+                  dataKey: { S: key.dataKey },
+                  period: { N: String(key.period) },
+                  ttl: { N: String(key.ttl) },
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              }),
+              { abortSignal },
+            ),
+          );
+          return true;
+        } catch (error) {
+          if (
+            error instanceof StoreUnavailable &&
+            (error.cause as Error)?.name === 'ConditionalCheckFailedException'
+          )
+            return false;
+          throw error;
+        }
+      },
+      generate: async (context) => {
+        const { GenerateDataKeyCommand } = await loadKms();
+        const answer = await this.#call('kms:GenerateDataKey', spent, async (abortSignal) =>
+          (await this.#options.kms()).send(
+            new GenerateDataKeyCommand({
+              KeyId: this.#options.kmsKeyId,
+              KeySpec: 'AES_256',
+              EncryptionContext: context,
+            }),
+            { abortSignal },
+          ),
+        );
+        if (!answer.Plaintext || !answer.CiphertextBlob)
+          throw new StoreUnavailable('kms:GenerateDataKey', new Error('KMS returned no data key'));
+        return { plaintext: answer.Plaintext, blob: answer.CiphertextBlob };
+      },
+      decrypt: async (blob, context) => {
+        const { DecryptCommand } = await loadKms();
+        try {
+          const { Plaintext } = await this.#call('kms:Decrypt', spent, async (abortSignal) =>
+            (await this.#options.kms()).send(
+              new DecryptCommand({
+                CiphertextBlob: blob,
+                EncryptionContext: context,
+                KeyId: this.#options.kmsKeyId,
+              }),
+              { abortSignal },
+            ),
+          );
+          return Plaintext;
+        } catch (error) {
+          if (
+            error instanceof StoreUnavailable &&
+            error.cause instanceof Error &&
+            error.cause.name === 'InvalidCiphertextException'
+          )
+            return undefined;
+          throw error;
+        }
+      },
+    };
   }
 
   /** A DynamoDB call, counted against the vend's call budget. */

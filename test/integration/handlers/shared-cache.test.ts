@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,9 @@ import {
  * claims are in test/e2e/fleet-cache.test.ts, with real processes): real DynamoDB semantics (dynalite),
  * KMS mocked at the SDK boundary with real cryptography.
  */
+/** One KMS key for the file, as one deployment has: the hour's period key in the table stays openable. */
+const MASTER = randomBytes(32);
+
 describe('shared token cache (DynamoDB + KMS)', () => {
   let fx: EmulatorFixture;
   let db: Dynalite;
@@ -62,7 +66,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
   const mints = () => fx.emulator.executionsOf('generate-postgres-token').length;
 
   it('a second container is served the first one’s token from the table: one mint, then shared-hit, then hit', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const before = mints();
     const a = container();
     const b = container();
@@ -76,7 +80,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
   });
 
   it('stores only a sealed token: no token, target name or user in the table, and a TTL attribute', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const { response } = await vend(container());
     const { Items } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));
     const table = JSON.stringify(Items);
@@ -89,11 +93,13 @@ describe('shared token cache (DynamoDB + KMS)', () => {
     }
   });
 
-  it('treats an entry that does not open as absent and replaces it: a data key of another entry, or an altered token', async () => {
-    kms = fakeKms();
+  it('treats an entry that does not open as absent and replaces it: another key, a data key of another entry, or an altered token', async () => {
+    kms = fakeKms(MASTER);
     await vend(container());
     const { Items } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));
-    const victim = Items![0]!;
+    const victim = Items!.find((item) => item.sealed)!;
+    expect(victim.keyRef?.S).toMatch(/^\d+\.[0-9a-f-]{36}$/); // sealed under the hour's period key
+    const { keyRef: _, ...legacy } = victim;
     // A data key sealed for another entry (another encryption context): KMS refuses to open it here
     const foreign = await kms.client().send(
       new GenerateDataKeyCommand({
@@ -103,7 +109,18 @@ describe('shared token cache (DynamoDB + KMS)', () => {
       }),
     );
     const hostile = [
-      { ...victim, dataKey: { S: Buffer.from(foreign.CiphertextBlob!).toString('base64') } },
+      // A reference to a key that is not the hour's
+      {
+        ...victim,
+        keyRef: {
+          S: victim.keyRef!.S!.replace(
+            /\.[0-9a-f-]{36}$/,
+            `.${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`,
+          ),
+        },
+      },
+      // The format before period keys, with a data key of another entry
+      { ...legacy, dataKey: { S: Buffer.from(foreign.CiphertextBlob!).toString('base64') } },
       { ...victim, sealed: { S: Buffer.from('tampered-tampered-tampered').toString('base64') } },
     ];
     for (const item of hostile) {
@@ -119,7 +136,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
   });
 
   it('does not trust the unsealed expiry attribute: a stale token with a bumped expiresAt is replaced', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     // Tokens are served only while 899 of their 900 s remain: a second after minting, one is stale
     const strict = () =>
       createRuntime({
@@ -152,7 +169,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
   });
 
   it('never fails a vend when KMS or DynamoDB is down: it mints locally and says local-fallback', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     kms.down();
     const rt = container();
     const before = mints();
@@ -167,7 +184,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
   });
 
   it('a lease of a container that died lapses: the next caller takes it over and mints', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     // A lease left behind by a dead container, still valid for 600 ms
     const rt = container({ leaseSeconds: 1 });
     const { Items } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   type AttributeValue,
   type DynamoDBClient,
@@ -6,6 +7,7 @@ import {
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { envelopeToken } from '../../../lambda/vending/envelope';
 import {
   jsonCodec,
   SHARED_CACHE_LIMITS,
@@ -20,6 +22,9 @@ import { CACHE_KEY_ID, CACHE_TABLE, type Dynalite, fakeKms, startDynalite } from
  * `attribute_type`, consistent reads) with KMS mocked at the SDK boundary (real cryptography). Nothing
  * the table holds is trusted; every call is bounded; the fleet-wide claims are in test/e2e/.
  */
+/** One KMS key for the whole file, as one deployment has: the period keys in the table stay openable. */
+const MASTER = randomBytes(32);
+
 interface Token {
   readonly token: string;
   readonly expiresAt: Date;
@@ -66,16 +71,21 @@ describe('SharedTokenCache', () => {
       leaseMs?: number;
       limits?: Partial<SharedCacheLimits>;
       fallbacks?: string[];
+      kms?: () => never;
+      keyPeriodMs?: number;
+      now?: () => number;
     } = {},
   ) =>
     new SharedTokenCache({
       dynamodb: () => options.dynamodb ?? db.client(),
-      kms: kms.client,
+      kms: options.kms ?? kms.client,
       tableName: CACHE_TABLE,
       kmsKeyId: CACHE_KEY_ID,
       leaseMs: options.leaseMs ?? 10_000,
       namespace: options.namespace ?? 'stack-a',
       ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.keyPeriodMs ? { keyPeriodMs: options.keyPeriodMs } : {}),
+      ...(options.now ? { now: options.now } : {}),
       onFallback: (reason) => options.fallbacks?.push(reason),
     });
   const get = (c: SharedTokenCache, key: string, deadline = Date.now() + 20_000) =>
@@ -97,7 +107,7 @@ describe('SharedTokenCache', () => {
     ).Item;
 
   it('a lease that ends later than any lease could is void: taken at once, and the new one ends within leaseMs', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const key = freshKey();
     await put(key, { leaseOwner: { S: 'x' }, leaseUntil: { N: '9000000000000000' } });
     const started = Date.now();
@@ -109,7 +119,7 @@ describe('SharedTokenCache', () => {
   });
 
   it('a live lease (within leaseMs of now) is honoured: the caller waits for it, then takes it over', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const key = freshKey();
     await put(key, { leaseOwner: { S: 'dead' }, leaseUntil: { N: String(Date.now() + 600) } });
     const started = Date.now();
@@ -140,11 +150,14 @@ describe('SharedTokenCache', () => {
   ])(
     'a malformed entry (%s) is leased and replaced in three DynamoDB calls, not spun on',
     async (_name, item) => {
-      kms = fakeKms();
+      kms = fakeKms(MASTER);
       const key = freshKey();
       await put(key, item(Date.now()));
       const { client, calls } = counting();
-      const { outcome } = await get(cache({ dynamodb: client }), key);
+      const container = cache({ dynamodb: client });
+      await get(container, freshKey()); // this container now holds the period's key
+      calls.length = 0;
+      const { outcome } = await get(container, key);
       expect(outcome).toBe('miss');
       expect(calls).toEqual(['GetItemCommand', 'UpdateItemCommand', 'PutItemCommand']);
       expect((await get(cache(), key)).outcome).toBe('shared-hit');
@@ -152,7 +165,7 @@ describe('SharedTokenCache', () => {
   );
 
   it('a table that changes under every lease attempt costs at most maxDynamoDbCalls, then a local mint', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const key = freshKey();
     const { client, calls } = counting();
     // Someone rewrites the entry's version between every read and every lease attempt
@@ -173,7 +186,7 @@ describe('SharedTokenCache', () => {
   });
 
   it('a call that never answers is aborted after callTimeoutMs, and all calls together stop at awsBudgetMs', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const signals: AbortSignal[] = [];
     const hung = {
       send: (_command: unknown, options?: { abortSignal?: AbortSignal }) => {
@@ -208,7 +221,7 @@ describe('SharedTokenCache', () => {
   });
 
   it('KMS hung while storing: the minter keeps its token, gives the lease back, and waiters then mint on their own', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const key = freshKey();
     const hungKms = { send: () => new Promise(() => {}) };
     const storing = new SharedTokenCache({
@@ -238,7 +251,7 @@ describe('SharedTokenCache', () => {
   });
 
   it('entries are the namespace’s own: another stack on the same table and key mints its own token', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const key = freshKey();
     const a = await get(cache({ namespace: 'stack-a' }), key);
     const b = await get(cache({ namespace: 'stack-b' }), key);
@@ -258,7 +271,7 @@ describe('SharedTokenCache', () => {
     // roll back. Revocation therefore does not rely on the table: its check runs on the token id of
     // whatever a cache opens (README, "Security"). Until then, this is what a replay gets: a token the
     // vendor minted for exactly this target and stack, still within its life.
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const key = freshKey();
     const first = await get(cache(), key);
     const old = await read(key);
@@ -272,12 +285,198 @@ describe('SharedTokenCache', () => {
   });
 
   it('keeps no token, target or user name in the table', async () => {
-    kms = fakeKms();
+    kms = fakeKms(MASTER);
     const key = freshKey();
     const { value } = await get(cache(), key);
     const { Items } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));
     const table = JSON.stringify(Items);
     expect(table).not.toContain(value.token);
     expect(table).not.toContain('user_');
+  });
+
+  describe('period keys: KMS calls that do not grow with targets', () => {
+    /** A namespace of its own per test, so each starts without a period key in the table. */
+    let stack = 0;
+    const fresh = (options: Parameters<typeof cache>[0] = {}) =>
+      cache({ namespace: `period-${stack}`, ...options });
+    const newStack = () => {
+      stack += 1;
+    };
+    /** The period key item's address: the cache's own addressing of a name no cache key can have. */
+    const keyItemOf = (namespace: string, p: number) =>
+      sharedCacheKey(namespace, `\u0000period-key\u0000${p}`);
+    const period = (at = Date.now(), ms = 3_600_000) => Math.floor(at / ms);
+    const readPk = async (pk: string) =>
+      (await db.client().send(new GetItemCommand({ TableName: CACHE_TABLE, Key: { pk: { S: pk } } }))).Item;
+
+    it('a container pays one GenerateDataKey for all its targets in a period; another pays one Decrypt for all it opens', async () => {
+      kms = fakeKms(MASTER);
+      newStack();
+      const keys = Array.from({ length: 20 }, freshKey);
+      const first = fresh();
+      for (const key of keys) expect((await get(first, key)).outcome).toBe('miss');
+      expect(kms.calls).toEqual({ generateDataKey: 1, decrypt: 0 });
+      const second = fresh();
+      for (const key of keys) expect((await get(second, key)).outcome).toBe('shared-hit');
+      expect(kms.calls).toEqual({ generateDataKey: 1, decrypt: 1 });
+      // Entries name their key and hold no data key of their own
+      const entry = await read(keys[0]!, `period-${stack}`);
+      expect(entry?.dataKey).toBeUndefined();
+      expect(entry?.keyRef?.S).toMatch(new RegExp(`^${period()}\\.[0-9a-f-]{36}$`));
+      // The key item: KMS's ciphertext of the key, its id and period, nothing in the clear
+      const item = await readPk(keyItemOf(`period-${stack}`, period()));
+      expect(Object.keys(item!).sort()).toEqual(['dataKey', 'keyId', 'period', 'pk', 'ttl']);
+      expect(entry?.keyRef?.S).toBe(`${period()}.${item!.keyId!.S}`);
+    });
+
+    it('containers that race to make the period key all seal under the one that landed', async () => {
+      kms = fakeKms(MASTER);
+      newStack();
+      const keys = Array.from({ length: 6 }, freshKey);
+      const containers = Array.from({ length: 6 }, () => fresh());
+      await Promise.all(containers.map((c, i) => get(c, keys[i]!)));
+      // Each made one at most; the losers unwrapped the winner's
+      expect(kms.calls.generateDataKey).toBeLessThanOrEqual(containers.length);
+      expect(kms.calls.generateDataKey + kms.calls.decrypt).toBeLessThanOrEqual(2 * containers.length);
+      const refs = new Set(
+        await Promise.all(keys.map(async (k) => (await read(k, `period-${stack}`))?.keyRef?.S)),
+      );
+      expect(refs.size).toBe(1);
+      const reader = fresh();
+      for (const key of keys) expect((await get(reader, key)).outcome).toBe('shared-hit');
+    });
+
+    it('an entry moved to another address, or pointing at another key, does not open (the address and the reference are associated data)', async () => {
+      kms = fakeKms(MASTER);
+      newStack();
+      const ns = `period-${stack}`;
+      const [a, b, c] = [freshKey(), freshKey(), freshKey()];
+      const tokenA = (await get(fresh(), a)).value.token;
+      await get(fresh(), b);
+      await get(fresh(), c);
+      const entryA = await read(a, ns);
+      // A's sealed token copied over B's entry, under the same period key
+      await put(b, { ...entryA!, pk: { S: sharedCacheKey(ns, b) } }, ns);
+      const moved = await get(fresh(), b);
+      expect(moved.outcome).toBe('miss');
+      expect(moved.value.token).not.toBe(tokenA);
+      // C's entry pointing at another key id, another period, or a reference of another shape
+      for (const keyRef of [
+        `${period()}.00000000-0000-0000-0000-000000000000`,
+        `${period() - 1}.${entryA!.keyRef!.S!.split('.')[1]}`,
+        `${period() + 5}.${entryA!.keyRef!.S!.split('.')[1]}`,
+        'garbage',
+        `${period()}.${entryA!.keyRef!.S!.split('.')[1]}\u0000`,
+      ]) {
+        const entryC = await read(c, ns);
+        await put(c, { ...entryC!, keyRef: { S: keyRef } }, ns);
+        const before = { ...kms.calls };
+        const answer = await get(fresh(), c);
+        expect(answer.outcome, keyRef).toBe('miss');
+        // A reference out of bounds costs no KMS call; none costs more than one
+        expect(kms.calls.decrypt - before.decrypt).toBeLessThanOrEqual(1);
+      }
+    });
+
+    it('a key item that is not this stack\u2019s (copied, altered, garbage) is never sealed under: entries get a data key of their own, as before', async () => {
+      kms = fakeKms(MASTER);
+      newStack();
+      const other = `period-${stack}-other`;
+      const ns = `period-${stack}`;
+      await get(cache({ namespace: other }), freshKey());
+      const theirs = await readPk(keyItemOf(other, period()));
+      const cases: Record<string, AttributeValue>[] = [
+        { ...theirs! }, // another stack's key item, valid there
+        { ...theirs!, period: { N: String(period() - 1) } },
+        { keyId: { N: '1' }, dataKey: { BOOL: true }, period: { S: 'x' } },
+        {
+          keyId: theirs!.keyId!,
+          dataKey: { S: randomBytes(60).toString('base64') },
+          period: theirs!.period!,
+        },
+      ];
+      for (const item of cases) {
+        await db.client().send(
+          new PutItemCommand({
+            TableName: CACHE_TABLE,
+            Item: { ...item, pk: { S: keyItemOf(ns, period()) } },
+          }),
+        );
+        const key = freshKey();
+        const container = fresh();
+        const before = { ...kms.calls };
+        expect((await get(container, key)).outcome).toBe('miss');
+        const entry = await read(key, ns);
+        expect(entry?.keyRef).toBeUndefined();
+        expect(entry?.dataKey?.S).toBeDefined();
+        // …and is served to the next container
+        expect((await get(fresh(), key)).outcome).toBe('shared-hit');
+        // The bad key item is tried once per container and period, not once per entry
+        const again = freshKey();
+        const mid = { ...kms.calls };
+        await get(container, again);
+        expect(kms.calls.decrypt - mid.decrypt).toBe(0);
+        expect(kms.calls.generateDataKey - mid.generateDataKey).toBe(1); // its own data key
+        expect(kms.calls.decrypt - before.decrypt).toBeLessThanOrEqual(2);
+      }
+    });
+
+    it('reads entries sealed the old way (a data key per entry): a deployment does not lose its cache', async () => {
+      kms = fakeKms(MASTER);
+      newStack();
+      const ns = `period-${stack}`;
+      const key = freshKey();
+      const pk = sharedCacheKey(ns, key);
+      const value = { token: 'tok-old-format', expiresAt: hour() };
+      const old = await envelopeToken(kms.client(), CACHE_KEY_ID, codec.encode(value), {
+        'token-vendor:cache': pk,
+      });
+      await put(
+        key,
+        {
+          sealed: { S: old.encryptedToken },
+          dataKey: { S: old.encryptedDataKey },
+          iv: { S: old.iv },
+          expiresAt: { N: String(value.expiresAt.getTime()) },
+          v: { S: 'v1' },
+        },
+        ns,
+      );
+      const answer = await get(fresh(), key);
+      expect(answer).toMatchObject({ outcome: 'shared-hit', value: { token: 'tok-old-format' } });
+    });
+
+    it('a new period gets a new key; the last period\u2019s entries still open; a key too old to read is dropped', async () => {
+      kms = fakeKms(MASTER);
+      newStack();
+      const ns = `period-${stack}`;
+      let now = Date.now();
+      const periodMs = 60_000;
+      const clock = () => now;
+      const container = fresh({ keyPeriodMs: periodMs, now: clock });
+      // Tokens outlive the short periods here: the cache judges freshness on this clock
+      const longMint = async () => ({
+        token: `tok-${Math.random()}`,
+        expiresAt: new Date(now + 10 * periodMs),
+      });
+      const at = (c: SharedTokenCache, key: string) => c.get(key, 1000, longMint, codec, Date.now() + 20_000);
+      const early = freshKey();
+      await at(container, early);
+      const refEarly = (await read(early, ns))?.keyRef?.S;
+      now += periodMs;
+      const late = freshKey();
+      await at(container, late);
+      const refLate = (await read(late, ns))?.keyRef?.S;
+      expect(refLate).not.toBe(refEarly);
+      expect(kms.calls.generateDataKey).toBe(2);
+      // A new container in the later period opens both (one Decrypt per period key)
+      const reader = fresh({ keyPeriodMs: periodMs, now: clock });
+      expect((await at(reader, early)).outcome).toBe('shared-hit');
+      expect((await at(reader, late)).outcome).toBe('shared-hit');
+      expect(kms.calls.decrypt).toBe(2);
+      // Three periods on, the early key is out of bounds: its entry is not opened (and is replaced)
+      now += 3 * periodMs;
+      expect((await at(reader, early)).outcome).toBe('miss');
+    });
   });
 });

@@ -138,7 +138,7 @@ describe(`a fleet of ${CONTAINERS} containers against a hostile table and hung e
     expect(ours).toMatchObject({ ok: true, cache: 'shared-hit', tokenId: first.ok ? first.tokenId : '' });
   }, 60_000);
 
-  it('KMS hung: containers that hold this period\'s key never call it; a container without the key gets its token within the bound, and a lease holder keeps the one it minted', async () => {
+  it('KMS hung: containers that hold this period’s key never call it; a container without the key gets its token within the bound, and a lease holder keeps the one it minted', async () => {
     const [a] = fleet.workers;
     // A token already in the table. Every container here has vended this hour, so each holds the
     // period key in memory; two new containers hold nothing.

@@ -102,6 +102,10 @@ class Bypass extends Error {
 /** A DynamoDB or KMS failure (or timeout): the cache is down. The reason names the call. */
 class StoreUnavailable extends Bypass {}
 
+/** Whether a failed call failed with this AWS error (a refused condition, a ciphertext not ours), not with the store being down. */
+const failedWith = (error: unknown, name: string) =>
+  error instanceof StoreUnavailable && error.cause instanceof Error && error.cause.name === name;
+
 /** The vend spent what it may spend on the shared level (calls or time). */
 class BudgetSpent extends Bypass {
   constructor(reason: 'dynamodb-calls' | 'aws-time') {
@@ -331,11 +335,7 @@ export class SharedTokenCache {
       );
       return true;
     } catch (error) {
-      if (
-        error instanceof StoreUnavailable &&
-        (error.cause as Error)?.name === 'ConditionalCheckFailedException'
-      )
-        return false;
+      if (failedWith(error, 'ConditionalCheckFailedException')) return false;
       throw error;
     }
   }
@@ -443,12 +443,7 @@ export class SharedTokenCache {
     } catch (error) {
       // A data key that is not this entry's (moved, altered, another key): the entry is absent, and the
       // next mint overwrites it. Anything else is KMS being down.
-      if (
-        error instanceof StoreUnavailable &&
-        error.cause instanceof Error &&
-        error.cause.name === 'InvalidCiphertextException'
-      )
-        return undefined;
+      if (failedWith(error, 'InvalidCiphertextException')) return undefined;
       throw error;
     }
     if (!Plaintext) return undefined;
@@ -510,11 +505,7 @@ export class SharedTokenCache {
           );
           return true;
         } catch (error) {
-          if (
-            error instanceof StoreUnavailable &&
-            (error.cause as Error)?.name === 'ConditionalCheckFailedException'
-          )
-            return false;
+          if (failedWith(error, 'ConditionalCheckFailedException')) return false;
           throw error;
         }
       },
@@ -549,12 +540,7 @@ export class SharedTokenCache {
           );
           return Plaintext;
         } catch (error) {
-          if (
-            error instanceof StoreUnavailable &&
-            error.cause instanceof Error &&
-            error.cause.name === 'InvalidCiphertextException'
-          )
-            return undefined;
+          if (failedWith(error, 'InvalidCiphertextException')) return undefined;
           throw error;
         }
       },

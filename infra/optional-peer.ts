@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 // cdk-nag and cfn-guard's validator are optional peer dependencies of `token-vendor/cdk`: the construct
 // works without them, and only the rule sets need them. They are loaded from the adopter's app, when
@@ -24,4 +25,10 @@ export function requiredPeer<T>(name: string, neededBy: string): T {
       `${neededBy} needs ${name}, which this app does not have: npm install --save-dev ${name}`,
     );
   return peer;
+}
+
+/** A file inside the installed peer `name` (its `package.json` locates it), such as its bundled rules. */
+export function peerFile(name: string, ...path: string[]): string {
+  const manifest = requireFromHere.resolve(`${name}/package.json`);
+  return join(dirname(manifest), ...path);
 }

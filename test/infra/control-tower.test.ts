@@ -56,7 +56,7 @@ describe('Control Tower checks (cfn-guard) gate the synth', () => {
     const rules = controlTowerRules();
     const skipped = inapplicableRules(rules, resourceTypesOf(templatePaths));
     // Act
-    const context = { templatePaths, appConstruct: new App() };
+    const context = { templatePaths, appConstruct: new App({ outdir }) };
     const every = new ControlTowerChecks({ everyRule: true }).validate(context);
     const applicable = new ControlTowerChecks().validate(context);
     // Assess: most rules are skipped (a queue and a table), none that found anything

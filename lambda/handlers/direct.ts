@@ -6,7 +6,7 @@ import type { Context } from 'aws-lambda';
 import { isTokenType, TOKEN_TYPES } from '../api/routes';
 import type { AuditLog } from '../audit/audit-log';
 import { auditLog, defaultRuntime, metrics, prepareDefaultRuntime } from '../runtime';
-import { envelopeToken } from '../vending/envelope';
+import { type SealedToken, sealForConsumer } from '../vending/envelope';
 import { InvalidRequestError } from '../vending/errors';
 import { publicError } from '../vending/public-error';
 import { parseVendRequest, type VendRequest } from '../vending/request';
@@ -18,19 +18,13 @@ export interface DirectHandlerDeps {
   readonly vendor: () => TokenVendor | Promise<TokenVendor>;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
-  /** When set, tokens are returned KMS-encrypted (`encryptedToken`) instead of in plain text. */
+  /** When set, tokens are returned sealed (`encryptedToken`, an Encryption SDK message) instead of in plain text. */
   readonly envelope?: { readonly kms: () => KMSClient | Promise<KMSClient>; readonly keyId: string };
   readonly now?: () => number;
 }
 
-/** The answer to a direct invoke: the HTTP answer, or the same with `encryptedToken` instead of `token`. */
-export type DirectResult =
-  | TokenResponse
-  | (Omit<TokenResponse, 'token'> & {
-      encryptedToken: string;
-      encryptionKeyId: string;
-      encryptionContext: Record<string, string>;
-    });
+/** The answer to a direct invoke: the HTTP answer, or the same with the token sealed (`encryptedToken`) instead of `token`. */
+export type DirectResult = TokenResponse | (Omit<TokenResponse, 'token'> & SealedToken);
 
 /** A failure Step Functions can `Retry`/`Catch` on by its PascalCase `name` (`NotAuthorized`, `UpstreamUnavailable`, …). */
 export class DirectInvokeError extends Error {
@@ -83,7 +77,7 @@ export function createDirectHandler(deps: DirectHandlerDeps) {
       invocation.outcome = outcome;
       if (!deps.envelope) return outcome.response;
       const { token, ...rest } = outcome.response;
-      const sealed = await envelopeToken(await deps.envelope.kms(), deps.envelope.keyId, token, {
+      const sealed = await sealForConsumer(await deps.envelope.kms(), deps.envelope.keyId, token, {
         'token-vendor:tokenType': outcome.response.tokenType,
         'token-vendor:tokenId': outcome.audit.tokenId,
         'token-vendor:requestId': invocation.requestId,

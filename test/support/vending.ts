@@ -108,25 +108,36 @@ export async function vendingHarness(
     .on(GenerateDataKeyCommand)
     .callsFake((input: { KeyId: string; EncryptionContext?: Record<string, string> }) => {
       const key = randomBytes(32);
+      const keyArn = `arn:aws:kms:us-east-1:111122223333:key/envelope-${input.KeyId.replace(/\W/g, '')}`;
       return {
-        KeyId: `arn:aws:kms:us-east-1:111122223333:key/envelope-${input.KeyId.replace(/\W/g, '')}`,
+        KeyId: keyArn,
         Plaintext: new Uint8Array(key),
         CiphertextBlob: Buffer.from(
-          JSON.stringify({ key: key.toString('base64'), context: input.EncryptionContext ?? {} }),
+          JSON.stringify({ key: key.toString('base64'), context: input.EncryptionContext ?? {}, keyArn }),
         ),
       };
     });
   kms
     .on(DecryptCommand)
-    .callsFake((input: { CiphertextBlob: Uint8Array; EncryptionContext?: Record<string, string> }) => {
-      const sealed = JSON.parse(Buffer.from(input.CiphertextBlob).toString()) as {
-        key: string;
-        context: Record<string, string>;
-      };
-      if (JSON.stringify(sealed.context) !== JSON.stringify(input.EncryptionContext ?? {}))
-        throw Object.assign(new Error('InvalidCiphertextException'), { name: 'InvalidCiphertextException' });
-      return { Plaintext: new Uint8Array(Buffer.from(sealed.key, 'base64')) };
-    });
+    .callsFake(
+      (input: { CiphertextBlob: Uint8Array; EncryptionContext?: Record<string, string>; KeyId?: string }) => {
+        const sealed = JSON.parse(Buffer.from(input.CiphertextBlob).toString()) as {
+          key: string;
+          context: Record<string, string>;
+          keyArn: string;
+        };
+        // KMS compares the context as a set of pairs: the order they come in does not matter.
+        const pairs = (c: Record<string, string>) => JSON.stringify(Object.entries(c).sort());
+        if (pairs(sealed.context) !== pairs(input.EncryptionContext ?? {}))
+          throw Object.assign(new Error('InvalidCiphertextException'), {
+            name: 'InvalidCiphertextException',
+          });
+        // KMS refuses a KeyId other than the key that encrypted the blob, and names that key's ARN
+        if (input.KeyId !== undefined && sealed.keyArn && input.KeyId !== sealed.keyArn)
+          throw Object.assign(new Error('IncorrectKeyException'), { name: 'IncorrectKeyException' });
+        return { Plaintext: new Uint8Array(Buffer.from(sealed.key, 'base64')), KeyId: sealed.keyArn };
+      },
+    );
 
   const input: ConfigInput = {
     connections: {

@@ -1,4 +1,5 @@
-import { GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import { buildClient, CommitmentPolicy, KmsKeyringNode } from '@aws-crypto/client-node';
+import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openEnvelope } from '../../../client/envelope';
 import { tokenId } from '../../../lambda/audit/token-id';
@@ -82,7 +83,7 @@ describe('direct-invoke handler (Step Functions)', () => {
     }
   });
 
-  it('returns the token sealed with a KMS data key, the context naming it, and a consumer opens it', async () => {
+  it('returns the token sealed as an Encryption SDK message, the context naming it; the client opens it', async () => {
     // Act
     const result = (await h.sealedDirect(
       { tokenType: 'snowflake-jwt', connection: 'demo' },
@@ -93,10 +94,11 @@ describe('direct-invoke handler (Step Functions)', () => {
     expect(result).toMatchObject({
       tokenType: 'KEYPAIR_JWT',
       encryptedToken: expect.any(String),
-      encryptedDataKey: expect.any(String),
-      envelopeAlgorithm: 'AES-256-GCM',
+      envelopeAlgorithm: 'aws-encryption-sdk',
+      encryptionKeyId: expect.stringMatching(/^arn:aws:kms:/),
       expiresIn: expect.any(Number),
     });
+    expect(result.encryptedDataKey).toBeUndefined();
     const generate = h.kms.commandCalls(GenerateDataKeyCommand).at(-1)!.args[0].input;
     expect(generate).toMatchObject({ KeyId: 'alias/envelope', KeySpec: 'AES_256' });
     expect(result.encryptionContext).toEqual(generate.EncryptionContext);
@@ -107,9 +109,40 @@ describe('direct-invoke handler (Step Functions)', () => {
       'token-vendor:tokenId': tokenId(plaintext),
     });
     expect(JSON.stringify(result)).not.toContain(plaintext);
+    // The context beside the message must be the message's own: another token's context is refused
+    await expect(
+      openEnvelope(h.runtime.kms() as never, {
+        ...result,
+        encryptionContext: { ...result.encryptionContext, 'token-vendor:tokenType': 'snowflake-postgres' },
+      }),
+    ).rejects.toMatchObject({ code: 'ENVELOPE_INVALID' });
   });
 
-  it('seals tokens of any size, and refuses a sealed token whose context or ciphertext was changed', async () => {
+  it("opens with the consumer steps docs/api.md gives, on the AWS Encryption SDK's own decrypt", async () => {
+    // Prepare: a Postgres token sealed by the direct function
+    const output = (await h.sealedDirect(
+      { tokenType: 'postgres', instance: 'reporting_server', username: 'etl_user' },
+      lambdaContext(),
+    )) as any;
+    const kms = (await h.runtime.kms()) as KMSClient;
+    // The keyring calls KMS through the SDK's per-operation methods; here they go to the mocked client
+    const clientProvider = () => ({ decrypt: (input: any) => kms.send(new DecryptCommand(input)) }) as never;
+    // Act: the documented steps (JavaScript; Python's are the same calls, see docs/api.md)
+    const { decrypt } = buildClient({
+      commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+      maxEncryptedDataKeys: 1,
+    });
+    const keyring = new KmsKeyringNode({ keyIds: [output.encryptionKeyId], clientProvider });
+    const { plaintext, messageHeader } = await decrypt(keyring, Buffer.from(output.encryptedToken, 'base64'));
+    // Assess: the authenticated context names the token beside it, and the token is a live one
+    for (const [key, value] of Object.entries(output.encryptionContext as Record<string, string>))
+      expect(messageHeader.encryptionContext[key]).toBe(value);
+    const token = plaintext.toString('utf8');
+    expect(h.emulator.validatePostgresToken(token)).toBeDefined();
+    expect(tokenId(token)).toBe(output.encryptionContext['token-vendor:tokenId']);
+  });
+
+  it('still opens the earlier format (AES-256-GCM, the data key beside it) for one release, and refuses one altered', async () => {
     // Prepare: larger than the 4 KB a single kms:Encrypt takes
     const kms = (await h.runtime.kms()) as never;
     const big = 'x'.repeat(10_000);

@@ -7,6 +7,7 @@ import { printTable, round, writeResults } from './measure';
 import { tempDirFor } from './temp';
 
 const RUNS = 31;
+const ESDK_ROW = 'direct, sealing with @aws-crypto/encrypt-node (not deployed)';
 
 /**
  * Target (issue 10): the bundled handler's cold import costs at most 30 ms over a bare `node -e 0`,
@@ -56,6 +57,20 @@ export const handler = middy(async () => { logger.info('x'); metrics.addMetric('
     'index.mjs',
   );
   await bundleLikeCdk(floorEntry, bundles['house stack only (middy + Powertools Logger + Metrics)']!);
+  // The choice behind the direct path's sealed tokens (issue 27): the same function sealing with the AWS
+  // Encryption SDK's own encrypt path (encrypt-node and the KMS keyring, bundled: the Lambda runtime does
+  // not provide them) instead of the vendor's node:crypto writer of the same message format.
+  const esdkEntry = join(out, 'direct-with-esdk.mjs');
+  writeFileSync(
+    esdkEntry,
+    `export * from ${JSON.stringify(resolve('lambda/handlers/direct.ts'))};
+import { buildEncrypt } from '@aws-crypto/encrypt-node';
+import { KmsKeyringNode } from '@aws-crypto/kms-keyring-node';
+export const sealWithTheSdk = [buildEncrypt, KmsKeyringNode];
+`,
+  );
+  bundles[ESDK_ROW] = resolve(out, 'direct-with-esdk', 'index.mjs');
+  await bundleLikeCdk(esdkEntry, bundles[ESDK_ROW]!);
 
   const time = (args: string[]) => {
     const started = process.hrtime.bigint();
@@ -89,7 +104,7 @@ export const handler = middy(async () => { logger.info('x'); metrics.addMetric('
       bundle: name,
       sizeKb,
       overBareMs: over,
-      target: name.startsWith('house stack') ? 'floor' : '≤ 30',
+      target: name.startsWith('house stack') ? 'floor' : name === ESDK_ROW ? 'compared' : '≤ 30',
     });
     if (name === 'http' || name === 'direct') pass &&= over <= 30;
   }
@@ -102,7 +117,12 @@ export const handler = middy(async () => { logger.info('x'); metrics.addMetric('
     `http bundle: ${results.http?.overBareMs} ms over bare node → ${pass ? 'PASS' : 'FAIL'} (target ≤ 30 ms); ` +
       `the house stack alone: ${floor} ms; the vendor's own share: ${round(results.http!.overBareMs - floor, 1)} ms`,
   );
+  const esdkCost = round(results[ESDK_ROW]!.overBareMs - results.direct!.overBareMs, 1);
+  console.log(
+    `direct bundle: ${results.direct?.overBareMs} ms over bare node; sealing with the Encryption SDK's own encrypt path would add ${esdkCost} ms (the vendor writes the same message format with node:crypto)`,
+  );
   writeResults('cold-start', {
+    encryptionSdkEncryptAddsMs: esdkCost,
     runs: RUNS,
     results,
     pass,

@@ -5,12 +5,17 @@ import { type Fault, FaultQueue } from './faults';
 import { type EmulatedIntegration, type IntegrationSpec, makeIntegration } from './integrations';
 import { verifySnowflakeJwt } from './jwt-verifier';
 import { answerTokenRequest, type IssuedAccessToken, type OAuthClientSpec } from './oauth';
+import { networkRefusal, signInWithPat } from './pats';
 import {
+  DEFAULT_PAT_POLICY,
+  type EmulatedAccount,
   type EmulatedInstance,
+  type EmulatedPat,
   type EmulatedUser,
   type InstanceSpec,
   type IssuedPostgresToken,
   makeUser,
+  type PatPolicy,
   publicKeyBodyOf,
   resolveIdentifier,
   type UserSpec,
@@ -39,6 +44,18 @@ export interface SnowflakeEmulatorOptions {
   readonly integrations?: readonly IntegrationSpec[];
   /** Called (and awaited) for every Postgres token issued, before the answer is sent. */
   readonly onPostgresToken?: (token: IssuedPostgresToken) => void | Promise<void>;
+  /** The account's PAT policy (an authentication policy's `PAT_POLICY`); default Snowflake's defaults. */
+  readonly patPolicy?: Partial<PatPolicy>;
+  /**
+   * Extra roles that exist (besides those granted to users): the ones an admin session may `GRANT`.
+   * ACCOUNTADMIN, SECURITYADMIN, USERADMIN and SYSADMIN always exist.
+   */
+  readonly roles?: readonly string[];
+  /**
+   * Where requests come from, as network policies see it (default: the socket's address, 127.0.0.1 here).
+   * A test sets it to play a caller outside a policy's rules.
+   */
+  readonly sourceIp?: () => string | undefined;
 }
 
 /** One HTTP request the emulator received. */
@@ -97,6 +114,8 @@ export class SnowflakeEmulator extends LoopbackServer {
   readonly tokens = new Map<string, IssuedPostgresToken>();
   /** External API Authentication security integrations (`CREATE/ALTER/DESCRIBE/SHOW … INTEGRATION`). */
   readonly integrations = new Map<string, EmulatedIntegration>();
+  /** Databases, schemas, network rules and policies, the account's network policy and PAT policy, roles. */
+  readonly account: EmulatedAccount;
   /** Faults for the OAuth token endpoint (only throttle, server-error, delay, drop and malformed apply). */
   readonly oauthFaults = new FaultQueue();
   readonly oauthClients = new Map<string, OAuthClientSpec>();
@@ -114,6 +133,20 @@ export class SnowflakeEmulator extends LoopbackServer {
       options.accountName.toUpperCase(),
       ...(options.accountLocator ? [options.accountLocator.toUpperCase()] : []),
     ]);
+    this.account = {
+      databases: new Map(),
+      networkRules: new Map(),
+      networkPolicies: new Map(),
+      roles: new Set([
+        'PUBLIC',
+        'ACCOUNTADMIN',
+        'SECURITYADMIN',
+        'USERADMIN',
+        'SYSADMIN',
+        ...(options.roles ?? []).map((r) => r.toUpperCase()),
+      ]),
+      patPolicy: { ...DEFAULT_PAT_POLICY, ...options.patPolicy },
+    };
     for (const user of options.users ?? []) this.addUser(user);
     for (const instance of options.postgresInstances ?? []) this.addPostgresInstance(instance);
     for (const client of options.oauthClients ?? []) this.oauthClients.set(client.clientId, client);
@@ -135,7 +168,13 @@ export class SnowflakeEmulator extends LoopbackServer {
   addUser(spec: UserSpec): EmulatedUser {
     const user = makeUser(spec, new Date(this.#now()));
     this.users.set(user.name, user);
+    for (const role of user.roles) this.account.roles.add(role);
     return user;
+  }
+
+  /** A user's PATs as the emulator holds them (secrets included: for tests, never shown by any statement). */
+  patsOf(userName: string): readonly EmulatedPat[] {
+    return this.#user(userName).pats;
   }
 
   addPostgresInstance(spec: InstanceSpec): EmulatedInstance {
@@ -278,6 +317,9 @@ export class SnowflakeEmulator extends LoopbackServer {
 
     const caller = await this.#authenticate(req);
     if ('code' in caller) return reply(401, { code: caller.code, message: caller.message });
+    // A network policy the user is subject to applies to every way of signing in.
+    const refused = networkRefusal(caller.user, this.account, this.#sourceIp(req));
+    if (refused) return reply(403, refused);
 
     if (poll) return this.#poll(poll[1]!, caller.user, reply);
 
@@ -322,7 +364,7 @@ export class SnowflakeEmulator extends LoopbackServer {
       });
     }
 
-    const stored = await this.#execute(payload, requestId, caller.user);
+    const stored = await this.#execute(payload, requestId, caller.user, caller.pat);
     this.#statements.set(stored.handle, stored);
     this.#byRequestId.set(requestId, stored);
 
@@ -382,15 +424,31 @@ export class SnowflakeEmulator extends LoopbackServer {
     }
   }
 
+  /** The request's source address, as a network policy sees it. */
+  #sourceIp(req: IncomingMessage): string {
+    return (this.options.sourceIp?.() ?? req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  }
+
   async #authenticate(
     req: IncomingMessage,
-  ): Promise<{ user: EmulatedUser } | { code: string; message: string }> {
+  ): Promise<{ user: EmulatedUser; pat?: EmulatedPat } | { code: string; message: string }> {
     const authorization = req.headers.authorization ?? '';
     const match = /^Bearer (\S+)$/.exec(authorization);
     // Snowflake's exact code for a missing header is undocumented; 390101 is the emulator's choice.
     if (!match) return { code: '390101', message: 'Authorization header not found or not a Bearer token.' };
     const tokenType = req.headers['x-snowflake-authorization-token-type'];
     const incident = randomUUID();
+    if (tokenType === 'PROGRAMMATIC_ACCESS_TOKEN') {
+      const signedIn = signInWithPat(
+        match[1]!,
+        this.#sourceIp(req),
+        this.users,
+        this.account,
+        new Date(this.#now()),
+      );
+      if ('code' in signedIn) return { code: signedIn.code, message: `${signedIn.message} [${incident}]` };
+      return signedIn;
+    }
     if (tokenType === 'WORKLOAD_IDENTITY_FEDERATION') {
       const verified = await this.#wif.verify(match[1]!, this.users);
       if (!('code' in verified)) return verified;
@@ -439,10 +497,13 @@ export class SnowflakeEmulator extends LoopbackServer {
     payload: Record<string, unknown>,
     requestId: string,
     user: EmulatedUser,
+    pat?: EmulatedPat,
   ): Promise<StoredStatement> {
     const handle = randomUUID();
     const createdOn = this.#now();
-    const role = typeof payload.role === 'string' ? payload.role : user.defaultRole;
+    // A role-restricted PAT's session has that role only (secondary roles are never used).
+    const restriction = pat?.roleRestriction;
+    const role = typeof payload.role === 'string' ? payload.role : (restriction ?? user.defaultRole);
     const statement = payload.statement as string;
     const base = { handle, requestId, user: user.name, pollsRemaining: 0 };
     const record = (label: string, outcome: StatementOutcome['kind']) =>
@@ -457,7 +518,7 @@ export class SnowflakeEmulator extends LoopbackServer {
         at: createdOn,
       });
 
-    if (!user.roles.has(role)) {
+    if (!user.roles.has(role) || (restriction !== undefined && role !== restriction)) {
       record('session', 'error');
       return {
         ...base,
@@ -465,7 +526,10 @@ export class SnowflakeEmulator extends LoopbackServer {
         body: {
           code: '390189',
           sqlState: '08004',
-          message: `Role '${role}' specified in the connect string is not granted to this user.`,
+          message:
+            restriction !== undefined && role !== restriction
+              ? `Role '${role}' specified in the connect string is not granted to this user: the programmatic access token is restricted to role '${restriction}'.`
+              : `Role '${role}' specified in the connect string is not granted to this user.`,
           statementHandle: handle,
           statementStatusUrl: statusUrl(handle, requestId),
         },
@@ -482,6 +546,20 @@ export class SnowflakeEmulator extends LoopbackServer {
       bindings,
       now: new Date(createdOn),
       issueToken: (token) => issued.push(token),
+      account: this.account,
+      createUser: (spec) => {
+        this.addUser({
+          name: spec.name,
+          type: spec.type,
+          roles: [],
+          // The creating role owns the user.
+          keyAdminRoles: [role],
+          ...(spec.defaultRole ? { defaultRole: spec.defaultRole } : {}),
+        });
+      },
+      ...(pat ? { viaPatOf: user.name } : {}),
+      ...(typeof payload.database === 'string' ? { database: payload.database } : {}),
+      ...(typeof payload.schema === 'string' ? { schema: payload.schema } : {}),
     });
     for (const token of issued) {
       this.tokens.set(token.token, token);

@@ -18,7 +18,91 @@ export interface EmulatedUser {
    * `ALTER USER … ADD WORKLOAD IDENTITY <name>`. The user signs in keyless as any of them.
    */
   readonly workloadIdentities: AwsWorkloadIdentity[];
+  /** `TYPE`: a service user (`SERVICE`, `LEGACY_SERVICE`) may make or use a PAT only under a network policy. */
+  type: UserType;
+  /** The network policy set on the user (`ALTER USER … SET NETWORK_POLICY`), if any. */
+  networkPolicy?: string;
+  /** The user's programmatic access tokens (removed ones are gone; expired ones stay listed 30 days). */
+  readonly pats: EmulatedPat[];
 }
+
+export type UserType = 'PERSON' | 'SERVICE' | 'LEGACY_SERVICE';
+
+/** A programmatic access token (`ALTER USER … ADD PROGRAMMATIC ACCESS TOKEN`). */
+export interface EmulatedPat {
+  /** As Snowflake resolves the identifier: upper case unless created quoted. */
+  name: string;
+  /** The token secret: shown once, by ADD (or ROTATE); a bearer token for the SQL API. */
+  secret: string;
+  readonly roleRestriction?: string;
+  expiresAt: Date;
+  readonly createdOn: Date;
+  readonly createdBy: string;
+  comment?: string;
+  disabled: boolean;
+  /** `MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT`: until then, no network policy is required to use it. */
+  readonly bypassUntil?: Date;
+  readonly minsToBypass?: number;
+  /** Set on the token ROTATE renamed: the name of the token that replaced it. */
+  rotatedTo?: string;
+}
+
+/** A network rule (`CREATE NETWORK RULE`), which lives in a schema. */
+export interface EmulatedNetworkRule {
+  /** `DB.SCHEMA.NAME`, resolved. */
+  readonly qualifiedName: string;
+  readonly type: 'IPV4';
+  readonly mode: 'INGRESS';
+  readonly values: readonly string[];
+}
+
+/** A network policy (`CREATE NETWORK POLICY … ALLOWED_NETWORK_RULE_LIST = (…)`). */
+export interface EmulatedNetworkPolicy {
+  readonly name: string;
+  readonly allowedRules: readonly string[];
+  readonly blockedRules: readonly string[];
+}
+
+/**
+ * The account-level state the PAT rules read: databases and schemas (network rules live in a schema),
+ * network rules and policies, the account's own network policy, and its PAT policy (an authentication
+ * policy's `PAT_POLICY`; set through the emulator's options, not SQL).
+ */
+export interface EmulatedAccount {
+  /** Database → its schemas (resolved names). */
+  readonly databases: Map<string, Set<string>>;
+  readonly networkRules: Map<string, EmulatedNetworkRule>;
+  readonly networkPolicies: Map<string, EmulatedNetworkPolicy>;
+  /** `ALTER ACCOUNT SET NETWORK_POLICY`: applies to users without one of their own. */
+  networkPolicy?: string;
+  /** Roles that exist (granted to a user, or created). */
+  readonly roles: Set<string>;
+  readonly patPolicy: PatPolicy;
+}
+
+/** An authentication policy's `PAT_POLICY`, as the emulated account has it. */
+export interface PatPolicy {
+  /** `DEFAULT_EXPIRY_IN_DAYS` (15) and `MAX_EXPIRY_IN_DAYS` (365). */
+  readonly defaultExpiryDays: number;
+  readonly maxExpiryDays: number;
+  /** `NETWORK_POLICY_EVALUATION`: `ENFORCED_REQUIRED` (default), `ENFORCED_NOT_REQUIRED` or `NOT_ENFORCED`. */
+  readonly networkPolicyEvaluation: 'ENFORCED_REQUIRED' | 'ENFORCED_NOT_REQUIRED' | 'NOT_ENFORCED';
+  /** `REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS` (default TRUE). */
+  readonly requireRoleRestrictionForServiceUsers: boolean;
+  /** `BLOCKED_ROLES_LIST` (default ACCOUNTADMIN, SYSADMIN). */
+  readonly blockedRoles: readonly string[];
+}
+
+export const DEFAULT_PAT_POLICY: PatPolicy = {
+  defaultExpiryDays: 15,
+  maxExpiryDays: 365,
+  networkPolicyEvaluation: 'ENFORCED_REQUIRED',
+  requireRoleRestrictionForServiceUsers: true,
+  blockedRoles: ['ACCOUNTADMIN', 'SYSADMIN'],
+};
+
+/** At most 15 PATs per user: disabled ones count, expired ones do not. */
+export const MAX_PATS_PER_USER = 15;
 
 /** An AWS workload identity as a user's `WORKLOAD_IDENTITY` property holds it. */
 export interface AwsWorkloadIdentity {
@@ -59,6 +143,10 @@ export interface UserSpec {
   readonly keyAdminRoles?: readonly string[];
   /** Register an AWS workload identity (the role ARN and the account's outbound issuer URL). */
   readonly workloadIdentity?: { readonly arn: string; readonly issuer: string };
+  /** `TYPE` (default `SERVICE`). */
+  readonly type?: UserType;
+  /** A network policy the user is subject to (it must exist in the emulator). */
+  readonly networkPolicy?: string;
 }
 
 export interface InstanceSpec {
@@ -111,5 +199,8 @@ export function makeUser(spec: UserSpec, now: Date): EmulatedUser {
     workloadIdentities: spec.workloadIdentity
       ? [{ name: 'DEFAULT', type: 'AWS', ...spec.workloadIdentity, createdOn: now }]
       : [],
+    type: spec.type ?? 'SERVICE',
+    ...(spec.networkPolicy ? { networkPolicy: spec.networkPolicy.toUpperCase() } : {}),
+    pats: [],
   };
 }

@@ -1,7 +1,11 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
+import { executeAdminStatement } from './admin';
 import { type EmulatedIntegration, executeIntegrationStatement, SqlFailure } from './integrations';
+import { executePatStatement } from './pats';
+import type { StatementResult } from './sql-cursor';
 import { readLiteral } from './sql-literal';
 import {
+  type EmulatedAccount,
   type EmulatedInstance,
   type EmulatedUser,
   fingerprintOfBody,
@@ -50,6 +54,18 @@ export interface ExecutionContext {
   readonly bindings: readonly string[];
   readonly now: Date;
   readonly issueToken: (token: IssuedPostgresToken) => void;
+  readonly account: EmulatedAccount;
+  /** The session signed in with a PAT of this user (it may not manage that user's PATs). */
+  readonly viaPatOf?: string;
+  /** The session's current database and schema (the SQL API body's). */
+  readonly database?: string;
+  readonly schema?: string;
+  /** `CREATE USER`: adds a user to the emulator. */
+  readonly createUser: (spec: {
+    name: string;
+    type: 'PERSON' | 'SERVICE' | 'LEGACY_SERVICE';
+    defaultRole?: string;
+  }) => void;
 }
 
 const text = (name: string): RowType => ({
@@ -133,28 +149,17 @@ export function executeStatement(sql: string, ctx: ExecutionContext): StatementO
       ctx,
     );
   try {
-    const integration = executeIntegrationStatement(statement, {
-      role: ctx.role,
-      integrations: ctx.integrations,
-      now: ctx.now,
-    });
-    if (integration?.kind === 'rows')
-      return {
-        kind: 'rows',
-        label: integration.label,
-        rowType: integration.columns.map(text),
-        rows: integration.rows,
-      };
-    if (integration?.kind === 'status')
-      return {
-        kind: 'rows',
-        label: integration.label,
-        rowType: [text('status')],
-        rows: [[integration.message]],
-      };
+    const result =
+      executeIntegrationStatement(statement, {
+        role: ctx.role,
+        integrations: ctx.integrations,
+        now: ctx.now,
+      }) ??
+      executePatStatement(statement, ctx) ??
+      executeAdminStatement(statement, ctx);
+    if (result) return outcomeOf(result);
   } catch (failure) {
-    if (failure instanceof SqlFailure)
-      return error('integration', failure.code, failure.sqlState, failure.message);
+    if (failure instanceof SqlFailure) return error('sql', failure.code, failure.sqlState, failure.message);
     throw failure;
   }
   const desc = /^desc(?:ribe)?\s+user\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)$/i.exec(statement);
@@ -172,6 +177,13 @@ export function executeStatement(sql: string, ctx: ExecutionContext): StatementO
       ctx,
     );
   return syntaxError(statement);
+}
+
+/** A statement family's answer as the SQL API returns it: every column text, or one status column. */
+function outcomeOf(result: StatementResult): StatementOutcome {
+  if (result.kind === 'rows')
+    return { kind: 'rows', label: result.label, rowType: result.columns.map(text), rows: result.rows };
+  return { kind: 'rows', label: result.label, rowType: [text('status')], rows: [[result.message]] };
 }
 
 /** A `;` outside string literals and quoted identifiers: more than one statement. */
@@ -296,7 +308,7 @@ function describeUser(name: string, ctx: ExecutionContext): StatementOutcome {
     ['LOGIN_NAME', target.name],
     ['DISABLED', 'false'],
     ['DEFAULT_ROLE', target.defaultRole],
-    ['TYPE', 'SERVICE'],
+    ['TYPE', target.type],
     ['RSA_PUBLIC_KEY', target.rsaPublicKey ?? 'null'],
     ['RSA_PUBLIC_KEY_FP', target.rsaPublicKey ? fingerprintOfBody(target.rsaPublicKey) : 'null'],
     ['RSA_PUBLIC_KEY_LAST_SET_TIME', time(target.rsaPublicKeyLastSet)],

@@ -104,3 +104,23 @@ export function fixtureConfig(fx: EmulatorFixture, options: { pem?: string } = {
     ],
   };
 }
+
+/** A SQL API request signed in with a PAT, as a BI tool's driver would send it. */
+export async function withPat(
+  url: string,
+  secret: string,
+  body: Record<string, unknown>,
+): Promise<{ status: number; json: Record<string, any> }> {
+  const response = await fetch(`${url}/api/v2/statements?requestId=${crypto.randomUUID()}`, {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${secret}`,
+      'X-Snowflake-Authorization-Token-Type': 'PROGRAMMATIC_ACCESS_TOKEN',
+      'Content-Type': 'application/json',
+      Accept: 'application/json',
+      'User-Agent': 'bi-tool/1.0',
+    },
+    body: JSON.stringify({ timeout: 10, ...body }),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, any> };
+}

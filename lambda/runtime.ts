@@ -13,6 +13,8 @@ import type { Config, WorkloadIdentity } from './config/schema';
 import { createSigner, type SignerClients } from './keys/create-signer';
 import type { Signer } from './keys/signer';
 import { oauthTokenSource } from './oauth/token-source';
+import type { PatIssuer } from './pat/issuer';
+import type { PatLeaseStore } from './pat/lease-store';
 import { defaultSqlApiBaseUrl } from './snowflake/account';
 import { SqlApiClient, type SqlApiRetryPolicy, type SqlApiSettings } from './snowflake/sql-api';
 import {
@@ -62,6 +64,8 @@ export interface Runtime {
   sqlClient(name: string, signer: Signer): SqlApiClient;
   readonly secretsManager: () => SecretsManagerClient | Promise<SecretsManagerClient>;
   readonly kms: () => KMSClient | Promise<KMSClient>;
+  /** The PAT lease store, when the config has PAT targets (the sweeper reads and ends leases through it). */
+  readonly patLeases?: () => Promise<PatLeaseStore>;
   /** The revocation list's table, when there is one (the rotate-key function writes `rekey` entries). */
   readonly revocationTable?: {
     readonly tableName: string;
@@ -225,6 +229,23 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     if (Object.hasOwn(config.connections, name)) connection(name).signer?.refresh({ loadedBefore });
   });
   const leases = leaseRecorder(config, options);
+  const patLeases = patLeaseStore(config, options, kms);
+  const patIssuer: (() => Promise<PatIssuer>) | undefined = patLeases
+    ? lazyRetrying(async () => {
+        const [{ PatIssuer }, { stackTag }, store] = await Promise.all([
+          import('./pat/issuer'),
+          import('./pat/names'),
+          patLeases(),
+        ]);
+        return new PatIssuer({
+          leases: store,
+          sql: (name) => connection(name).sql,
+          tag: stackTag(patNamespace(options)),
+          sweepMs: config.pats.sweepMinutes * 60_000,
+          ...(options.now ? { now: options.now } : {}),
+        });
+      })
+    : undefined;
   const prepare = async (): Promise<void> => {
     const connectionSettings = Object.values(config.connections);
     const keys = [
@@ -257,6 +278,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     secretsManager,
     kms,
     ...(rekeyTable ? { revocationTable: rekeyTable } : {}),
+    ...(patLeases ? { patLeases } : {}),
     prepare,
     vendor: new TokenVendor({
       config,
@@ -266,8 +288,46 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ...(config.cache.shared ? { shared: sharedCache(config, options, kms) } : {}),
       ...(revocations ? { revocations } : {}),
       ...(leases ? { leases } : {}),
+      ...(patIssuer ? { pat: patIssuer } : {}),
     }),
   };
+}
+
+/** The stack's identity in PAT names and seals (the construct sets it; one value for the whole stack). */
+export function patNamespace(options: Pick<RuntimeOptions, 'env'>): string {
+  return (options.env ?? process.env).TOKEN_VENDOR_CACHE_NAMESPACE ?? '';
+}
+
+/**
+ * The PAT lease store of a config with PAT targets: the lease table (`TOKEN_VENDOR_LEASE_TABLE`, else
+ * `leases.dynamodb.tableName`) and the key that seals secrets (`TOKEN_VENDOR_PAT_KEY_ID`, else
+ * `pats.kmsKeyId`). Loaded on first use: a function whose config has no PAT target never loads it.
+ */
+function patLeaseStore(
+  config: Config,
+  options: RuntimeOptions,
+  kms: () => KMSClient | Promise<KMSClient>,
+): (() => Promise<PatLeaseStore>) | undefined {
+  if (Object.keys(config.patTargets).length === 0) return undefined;
+  const env = options.env ?? process.env;
+  const tableName = env.TOKEN_VENDOR_LEASE_TABLE || config.leases.dynamodb.tableName;
+  const kmsKeyId = env.TOKEN_VENDOR_PAT_KEY_ID || config.pats.kmsKeyId;
+  const client = listClient(options, config.leases.dynamodb.region);
+  return lazyRetrying(async () => {
+    if (!tableName || !kmsKeyId)
+      throw new ConfigError(
+        'PAT targets need the lease table and a KMS key: deploy with the stack (it sets TOKEN_VENDOR_LEASE_TABLE and TOKEN_VENDOR_PAT_KEY_ID) or name leases.dynamodb.tableName and pats.kmsKeyId.',
+      );
+    const { PatLeaseStore } = await import('./pat/lease-store');
+    return new PatLeaseStore({
+      client,
+      tableName,
+      kms,
+      kmsKeyId,
+      namespace: patNamespace(options),
+      ...(options.now ? { now: options.now } : {}),
+    });
+  });
 }
 
 /** The DynamoDB client of the revocation list and the leases: given, or made on first use in `region`. */

@@ -37,6 +37,14 @@ export const ERRORS = {
     meaning: 'The body is over 64 KiB.',
     message: 'The request body is too large.',
   },
+  PAT_LIMIT: {
+    status: 429,
+    name: 'PatLimit',
+    meaning:
+      "The PAT target's Snowflake user holds 15 programmatic access tokens, Snowflake's limit; Retry-After, when given, is when one of this vendor's leases ends and its token is removed.",
+    message:
+      "The PAT target's Snowflake user holds as many programmatic access tokens as Snowflake allows; retry after the Retry-After delay when there is one.",
+  },
   THROTTLED: {
     status: 429,
     name: 'Throttled',

@@ -48,6 +48,20 @@ export const OAuthTokenResponseSchema = z.object({
   ...TtlFields,
 });
 
+export const PatResponseSchema = z.object({
+  tokenType: z.literal('programmatic-access-token'),
+  /** The PAT's secret: a password for drivers and BI tools, or `Authorization: Bearer` with token type `PROGRAMMATIC_ACCESS_TOKEN`. */
+  token: z.string(),
+  target: z.string(),
+  /** The Snowflake account (as the connection names it) and user the token signs in as, restricted to `role`. */
+  account: z.string(),
+  user: z.string(),
+  role: z.string(),
+  /** The token's name in Snowflake (`SHOW USER PROGRAMMATIC ACCESS TOKENS`); the vendor removes it at `expiresAt`. */
+  tokenName: z.string(),
+  ...TtlFields,
+});
+
 /** Every refusal or failure: `{"error": {"code", "message", "requestId"}}`. */
 export const ErrorResponseSchema = z.object({
   error: z.object({
@@ -62,6 +76,7 @@ export const RESPONSES = {
   postgres: PostgresTokenResponseSchema,
   'snowflake-jwt': SnowflakeJwtResponseSchema,
   oauth: OAuthTokenResponseSchema,
+  pat: PatResponseSchema,
 } as const satisfies Record<TokenType, unknown>;
 
 /** The TTL fields as `Date`s: what the vendor builds (JSON turns them into the wire's ISO strings) and the client returns. */
@@ -74,4 +89,5 @@ export type Dated<T> = Omit<T, 'issuedAt' | 'expiresAt' | 'refreshAt'> & {
 export type PostgresTokenResponse = Dated<z.output<typeof PostgresTokenResponseSchema>>;
 export type SnowflakeJwtResponse = Dated<z.output<typeof SnowflakeJwtResponseSchema>>;
 export type OAuthTokenResponse = Dated<z.output<typeof OAuthTokenResponseSchema>>;
-export type TokenResponse = PostgresTokenResponse | SnowflakeJwtResponse | OAuthTokenResponse;
+export type PatResponse = Dated<z.output<typeof PatResponseSchema>>;
+export type TokenResponse = PostgresTokenResponse | SnowflakeJwtResponse | OAuthTokenResponse | PatResponse;

@@ -1,4 +1,9 @@
-import { OAuthRequestSchema, PostgresRequestSchema, SnowflakeJwtRequestSchema } from './schemas';
+import {
+  OAuthRequestSchema,
+  PatRequestSchema,
+  PostgresRequestSchema,
+  SnowflakeJwtRequestSchema,
+} from './schemas';
 
 /** Bodies over 64 KiB are refused with 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -32,6 +37,14 @@ export const ROUTES = {
     request: OAuthRequestSchema,
     example: { integration: 'servicenow', scopes: ['useraccount'] },
   },
+  pat: {
+    method: 'POST',
+    path: '/v1/tokens/pat',
+    summary:
+      'Lease a role-restricted Snowflake programmatic access token for a granted PAT target; the vendor removes it when the lease ends',
+    request: PatRequestSchema,
+    example: { target: 'tableau', role: 'REPORTING_READER' },
+  },
 } as const;
 
 export type TokenType = keyof typeof ROUTES;
@@ -51,7 +64,7 @@ export function tokenTypeOf(path: string): TokenType | undefined {
   return byPath.get(path.replace(/\/+$/, '') || '/');
 }
 
-/** Is `value` a token type (`postgres`, `snowflake-jwt`, `oauth`)? */
+/** Is `value` a token type (`postgres`, `snowflake-jwt`, `oauth`, `pat`)? */
 export function isTokenType(value: unknown): value is TokenType {
   return typeof value === 'string' && Object.hasOwn(ROUTES, value);
 }

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { ConfigName, InstanceName, OAuthScope, PostgresUserName } from './names';
+import { ConfigName, InstanceName, OAuthScope, PostgresUserName, SnowflakeName } from './names';
 
 // zod's tree-shakable build, as for the config: the full build would add ~450 KB to every function.
 // Requests only: what the vendor validates. What it answers is in responses.ts, which the functions do
@@ -35,6 +35,20 @@ export const OAuthRequestSchema = z.strictObject({
   ),
 });
 
+/** A PAT lease: at least five minutes, at most a day (Snowflake keeps the token a day; the vendor removes it at the lease's end). */
+export const PAT_LEASE_SECONDS = { min: 300, max: 86_400 } as const;
+
+/** `POST /v1/tokens/pat` body. */
+export const PatRequestSchema = z.strictObject({
+  /** A PAT target of the config (a Snowflake user the vendor makes tokens for). */
+  target: ConfigName,
+  /** The role the token is restricted to (`ROLE_RESTRICTION`): one the grant names, as Snowflake prints it. */
+  role: SnowflakeName,
+  /** The lease: the vendor removes the token this long after it made it. Default: the target's `leaseSeconds`. */
+  lifetimeSeconds: z.optional(z.int().check(z.gte(PAT_LEASE_SECONDS.min), z.lte(PAT_LEASE_SECONDS.max))),
+});
+
 export type PostgresRequest = z.output<typeof PostgresRequestSchema>;
 export type SnowflakeJwtRequest = z.output<typeof SnowflakeJwtRequestSchema>;
 export type OAuthRequest = z.output<typeof OAuthRequestSchema>;
+export type PatRequest = z.output<typeof PatRequestSchema>;

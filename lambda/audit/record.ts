@@ -12,7 +12,10 @@ export type AuditEvent =
   | 'key.rekeyed'
   | 'revocation.changed'
   | 'revocation.removed'
-  | 'revocation.unreadable';
+  | 'revocation.unreadable'
+  // The PAT sweeper (pat/sweeper.ts): each token it removed, and each sweep.
+  | 'pat.removed'
+  | 'pat.swept';
 export type AuditTrigger = 'http' | 'direct' | 'schedule' | 'rotation' | 'revocation-list';
 
 /**

@@ -25,6 +25,13 @@ export function grantableTargets(
     for (const target of targets.oauth)
       keys.add(`o\u0000${target.integration}\u0000${[...target.scopes].sort().join(' ')}`);
   }
+  // A PAT is per holder: each grant's principal holds its own for each target and role.
+  config.grants.forEach((grant, i) => {
+    for (const t of grant.pat)
+      for (const role of t.roles) keys.add(`t\u0000${i}\u0000${t.target}\u0000${role}`);
+  });
+  for (const t of config.directInvoke.pat)
+    for (const role of t.roles) keys.add(`t\u0000direct\u0000${t.target}\u0000${role}`);
   return keys.size;
 }
 

@@ -248,11 +248,44 @@ const OAuthTarget = z.strictObject({
     .array(OAuthScope)
     .check(z.minLength(1, 'grant at least one scope: an empty grant would let the token endpoint choose')),
 });
+const PatGrant = z.strictObject({
+  /** A PAT target (`patTargets`). */
+  target: ConfigName,
+  /** The role restrictions this grant allows; each must be one of the target's `roles`. Never empty. */
+  roles: z
+    .array(SnowflakeName)
+    .check(z.minLength(1, 'grant at least one role: a PAT is always role-restricted')),
+});
 const Targets = {
   postgres: z._default(z.array(PostgresTarget), []),
   snowflakeJwt: z._default(z.array(ConfigName), []),
   oauth: z._default(z.array(OAuthTarget), []),
+  pat: z._default(z.array(PatGrant), []),
 };
+
+/** Snowflake's default `BLOCKED_ROLES_LIST` for PAT role restrictions. */
+export const DEFAULT_PAT_BLOCKED_ROLES = ['ACCOUNTADMIN', 'SYSADMIN'];
+
+/**
+ * A Snowflake user the vendor makes programmatic access tokens for (one per consuming system), through
+ * a connection whose role holds `MODIFY PROGRAMMATIC AUTHENTICATION METHODS` on it. Each token is
+ * role-restricted, lives a day in Snowflake (`DAYS_TO_EXPIRY = 1`), and is removed when its lease ends.
+ */
+export const PatTargetSchema = z.strictObject({
+  /** The connection the vendor manages the user's tokens through (never the user itself). */
+  connection: ConfigName,
+  /** The user, as Snowflake prints it (`SHOW USERS`). */
+  user: SnowflakeName,
+  /** The role restrictions grants may give; each must be granted to the user in Snowflake. */
+  roles: z.array(SnowflakeName).check(z.minLength(1)),
+  /** The lease a caller gets unless it asks for another (seconds). */
+  leaseSeconds: z._default(Seconds(300, 86_400), 3600),
+  /** The longest lease a caller may ask for (at most a day: Snowflake's shortest token). */
+  maxLeaseSeconds: z._default(Seconds(300, 86_400), 86_400),
+  /** The account's PAT policy `BLOCKED_ROLES_LIST`: a role on it is refused here, before Snowflake refuses it. */
+  blockedRoles: z._default(z.array(SnowflakeName), DEFAULT_PAT_BLOCKED_ROLES),
+});
+export type PatTarget = z.output<typeof PatTargetSchema>;
 
 /** An IAM role or user ARN. A role ARN may carry a path; no wildcards, no STS session ARNs. */
 export const PrincipalArn = z.string().check(
@@ -437,13 +470,33 @@ export const ConfigSchema = z
     /** HTTP callers: IAM principal → targets. Deny by default. */
     grants: z._default(z.array(GrantSchema), []),
     /** What a direct Lambda invoke (Step Functions) may vend; separate from HTTP grants. */
-    directInvoke: z._default(z.strictObject(Targets), { postgres: [], snowflakeJwt: [], oauth: [] }),
+    directInvoke: z._default(z.strictObject(Targets), { postgres: [], snowflakeJwt: [], oauth: [], pat: [] }),
+    /** Snowflake users the vendor makes programmatic access tokens for, by target name. */
+    patTargets: z._default(z.record(ConfigName, PatTargetSchema), {}),
+    /** How the vendor removes PATs whose lease ended (the stack schedules its sweeper this often). */
+    pats: z._default(
+      z.strictObject({
+        sweepMinutes: z._default(z.int().check(z.gte(1), z.lte(60)), 5),
+        /**
+         * The KMS key that seals PAT secrets in their leases. Deployed, the stack sets it
+         * (`TOKEN_VENDOR_PAT_KEY_ID`); name it here to run anywhere else. The lease table is `leases.dynamodb`.
+         */
+        kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+      }),
+      { sweepMinutes: 5 },
+    ),
     tokens: z._default(
-      z.strictObject({ postgres: TokenPolicy(300), snowflakeJwt: TokenPolicy(600), oauth: TokenPolicy(60) }),
+      z.strictObject({
+        postgres: TokenPolicy(300),
+        snowflakeJwt: TokenPolicy(600),
+        oauth: TokenPolicy(60),
+        pat: TokenPolicy(60),
+      }),
       {
         postgres: { minRemainingSeconds: 300, refreshRatio: 0.8 },
         snowflakeJwt: { minRemainingSeconds: 600, refreshRatio: 0.8 },
         oauth: { minRemainingSeconds: 60, refreshRatio: 0.8 },
+        pat: { minRemainingSeconds: 60, refreshRatio: 0.8 },
       },
     ),
     /** Deploy-time settings (the CDK stack reads them; the functions ignore them). */
@@ -566,6 +619,22 @@ function crossReferences(config: Config, report: Report): void {
           `connection "${name}" is keyless (workloadIdentity): it has no private key to sign a Snowflake JWT with; grant a connection with a "key"`,
         );
     });
+    targets.pat.forEach((grant, j) => {
+      const target = Object.hasOwn(config.patTargets, grant.target)
+        ? config.patTargets[grant.target]
+        : undefined;
+      if (!target) {
+        report([...base, 'pat', j, 'target'], `names PAT target "${grant.target}", which is not defined`);
+        return;
+      }
+      grant.roles.forEach((role, k) => {
+        if (!target.roles.includes(role))
+          report(
+            [...base, 'pat', j, 'roles', k],
+            `"${role}" is not one of PAT target "${grant.target}"'s roles`,
+          );
+      });
+    });
     targets.oauth.forEach((target, j) => {
       const integration = config.oauthIntegrations[target.integration];
       if (!integration) {
@@ -582,6 +651,32 @@ function crossReferences(config: Config, report: Report): void {
       });
     });
   };
+  const signInUsers = new Set(Object.values(config.connections).map((c) => c.user.toUpperCase()));
+  for (const [name, target] of Object.entries(config.patTargets)) {
+    const path = ['patTargets', name];
+    if (!connections.has(target.connection))
+      report([...path, 'connection'], `names connection "${target.connection}", which is not defined`);
+    if (signInUsers.has(target.user.toUpperCase()))
+      report(
+        [...path, 'user'],
+        `is a user the vendor signs in as: a PAT of it would hand callers the vendor's own identity (and Snowflake refuses PAT management in a session of the same user)`,
+      );
+    const blocked = new Set(target.blockedRoles.map((r) => r.toUpperCase()));
+    target.roles.forEach((role, k) => {
+      if (blocked.has(role.toUpperCase()))
+        report(
+          [...path, 'roles', k],
+          `"${role}" is on the blocked roles list (${target.blockedRoles.join(', ')}): Snowflake refuses it as a PAT role restriction`,
+        );
+    });
+    if (target.maxLeaseSeconds < target.leaseSeconds)
+      report([...path, 'maxLeaseSeconds'], `must be at least leaseSeconds (${target.leaseSeconds})`);
+    if (config.tokens.pat.minRemainingSeconds >= target.leaseSeconds)
+      report(
+        ['tokens', 'pat', 'minRemainingSeconds'],
+        `must be less than patTargets.${name}.leaseSeconds (${target.leaseSeconds})`,
+      );
+  }
   config.grants.forEach((grant, i) => {
     checkTargets(grant, ['grants', i]);
   });

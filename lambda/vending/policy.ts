@@ -1,9 +1,17 @@
 import { createHash } from 'node:crypto';
 import { instanceKey } from '../config/instance-key';
-import type { Config, Connection, OAuthIntegration, PostgresInstance, Targets } from '../config/schema';
-import { NotAuthorizedError } from './errors';
+import type {
+  Config,
+  Connection,
+  OAuthIntegration,
+  PatTarget,
+  PostgresInstance,
+  Targets,
+} from '../config/schema';
+import { InvalidRequestError, NotAuthorizedError } from './errors';
 import { parsedGrant, parsePrincipal, principalMatches } from './principal';
 import type { Caller, VendRequest } from './request';
+import { revocationPrincipal } from './revocations';
 
 /** A request the policy allowed, resolved against the config. */
 export type AuthorizedTarget = (
@@ -25,6 +33,17 @@ export type AuthorizedTarget = (
       readonly integration: OAuthIntegration;
       /** Never empty: what is sent to the token endpoint, sorted and de-duplicated. */
       readonly scopes: readonly string[];
+      readonly cacheKey: string;
+    }
+  | {
+      readonly tokenType: 'pat';
+      readonly targetName: string;
+      readonly target: PatTarget;
+      readonly role: string;
+      /** The lease asked for (or the target's default), within the target's maximum. */
+      readonly leaseSeconds: number;
+      /** Who holds the token: a role or user (lower case, as the revocation list names it), or `direct`. */
+      readonly holder: string;
       readonly cacheKey: string;
     }
 ) & {
@@ -111,6 +130,37 @@ export function authorize(config: Config, caller: Caller, request: VendRequest):
         };
       }
       break;
+    }
+    case 'pat': {
+      const target = Object.hasOwn(config.patTargets, request.target)
+        ? config.patTargets[request.target]
+        : undefined;
+      if (!target) break;
+      // A PAT is its holder's own: never shared between principals (a session stands for its role).
+      const holder = caller.kind === 'direct' ? 'direct' : revocationPrincipal(caller.principalArn);
+      if (!holder) break;
+      const granted = targets.pat.some(
+        (g) =>
+          g.target === request.target &&
+          g.roles.includes(request.role) &&
+          target.roles.includes(request.role),
+      );
+      if (!granted) break;
+      const leaseSeconds = request.lifetimeSeconds ?? target.leaseSeconds;
+      if (leaseSeconds > target.maxLeaseSeconds)
+        throw new InvalidRequestError(
+          `lifetimeSeconds must be at most ${target.maxLeaseSeconds} for PAT target "${request.target}".`,
+        );
+      return {
+        tokenType: 'pat',
+        targetName: request.target,
+        target,
+        role: request.role,
+        leaseSeconds,
+        holder,
+        cacheKey: `pat\u0000${holder}\u0000${request.target}\u0000${request.role}\u0000${settingsDigest('sign-in', config.connections[target.connection])}\u0000${target.user}`,
+        resolved: { target: request.target, user: target.user, role: request.role },
+      };
     }
   }
   throw new NotAuthorizedError();
@@ -206,6 +256,7 @@ function targetsOf(config: Config, caller: Caller): Targets {
       postgres: grants.flatMap((g) => g.postgres),
       snowflakeJwt: grants.flatMap((g) => g.snowflakeJwt),
       oauth: grants.flatMap((g) => g.oauth),
+      pat: grants.flatMap((g) => g.pat),
     };
     if (byPrincipal.size >= 10_000) byPrincipal.clear(); // bounded: callers cannot grow it without limit
     byPrincipal.set(caller.principalArn, targets);

@@ -82,6 +82,26 @@ export function publicError(error: unknown): PublicError {
     }
   }
   if (code === 'OAUTH_REJECTED' || code === 'OAUTH_SCOPE_EXCEEDED') return make(code, code, message);
+  // PATs: what Snowflake's rules refuse, said to the caller (names of its own target only, no secret).
+  if (code === 'PAT_LIMIT')
+    return make(
+      'PAT_LIMIT',
+      code,
+      message,
+      message,
+      (error as { retryAfterSeconds?: number }).retryAfterSeconds,
+    );
+  if (code === 'PAT_PRECONDITION_FAILED') return make('SNOWFLAKE_REJECTED', code, message, message);
+  if (code === 'PAT_BUSY')
+    return make('UPSTREAM_UNAVAILABLE', code, message, undefined, PAT_BUSY_RETRY_AFTER_SECONDS);
+  if (code === 'PAT_LEASES_UNAVAILABLE')
+    return make(
+      'UPSTREAM_UNAVAILABLE',
+      code,
+      `${message}${causeText(error)}`,
+      undefined,
+      DEFAULT_RETRY_AFTER_SECONDS,
+    );
   if (code === 'REVOCATION_LIST_UNAVAILABLE')
     return make(code, code, `${message}${causeText(error)}`, undefined, REVOCATION_RETRY_AFTER_SECONDS);
   if (
@@ -104,6 +124,8 @@ const CALLER_FACING = new Set([
   'UNKNOWN_TARGET',
   'PAYLOAD_TOO_LARGE',
 ]);
+/** Another container is making the caller's PAT: it is usually there in a second or two. */
+const PAT_BUSY_RETRY_AFTER_SECONDS = 2;
 /** A container without a list retries its read on the next vend: soon is enough. */
 const REVOCATION_RETRY_AFTER_SECONDS = 2;
 

@@ -1,5 +1,5 @@
 import { ROUTES, type TokenType } from '../api/routes';
-import type { OAuthRequest, PostgresRequest, SnowflakeJwtRequest } from '../api/schemas';
+import type { OAuthRequest, PatRequest, PostgresRequest, SnowflakeJwtRequest } from '../api/schemas';
 import { formatIssues } from '../config/issues';
 import { InvalidRequestError } from './errors';
 
@@ -7,7 +7,8 @@ import { InvalidRequestError } from './errors';
 export type VendRequest =
   | ({ readonly tokenType: 'postgres' } & PostgresRequest)
   | ({ readonly tokenType: 'snowflake-jwt' } & SnowflakeJwtRequest)
-  | ({ readonly tokenType: 'oauth' } & OAuthRequest);
+  | ({ readonly tokenType: 'oauth' } & OAuthRequest)
+  | ({ readonly tokenType: 'pat' } & PatRequest);
 
 /**
  * Validate the fields of a request for `tokenType` against the contract's schema (the HTTP body, or a
@@ -55,5 +56,13 @@ export function describeTarget(request: VendRequest): Record<string, string | st
       return { connection: request.connection };
     case 'oauth':
       return { integration: request.integration, ...(request.scopes ? { scopes: request.scopes } : {}) };
+    case 'pat':
+      return {
+        target: request.target,
+        role: request.role,
+        ...(request.lifetimeSeconds !== undefined
+          ? { lifetimeSeconds: String(request.lifetimeSeconds) }
+          : {}),
+      };
   }
 }

@@ -93,14 +93,20 @@ export function revocationPrincipal(arn: string): string | undefined {
 
 /**
  * A target spec as an operator writes it, as the key entries use: `postgres:INSTANCE[/USER]` (the
- * instance as Snowflake resolves it), `snowflake-jwt:CONNECTION`, `oauth:INTEGRATION`. Undefined when it
+ * instance as Snowflake resolves it), `snowflake-jwt:CONNECTION`, `oauth:INTEGRATION`, `pat:TARGET[/ROLE]`. Undefined when it
  * is none of those, or holds spaces, control or format characters.
  */
 export function targetKeyOf(spec: string): TargetKey | undefined {
   if (spec.length > 600 || /[\s\p{C}]/u.test(spec)) return undefined;
-  const m = /^(postgres|snowflake-jwt|oauth):(.+)$/.exec(spec);
+  const m = /^(postgres|snowflake-jwt|oauth|pat):(.+)$/.exec(spec);
   if (!m) return undefined;
   const [, kind, rest] = m as unknown as [string, string, string];
+  if (kind === 'pat') {
+    // `pat:TARGET` or `pat:TARGET/ROLE` (the role as Snowflake prints it)
+    const [target, role, extra] = rest.split('/');
+    if (!target || !CONNECTION_NAME.test(target) || role === '' || extra !== undefined) return undefined;
+    return role === undefined ? `pat:${target}` : `pat:${target}/${role}`;
+  }
   if (kind !== 'postgres') return CONNECTION_NAME.test(rest) ? `${kind}:${rest}` : undefined;
   const slash = rest.startsWith('"') ? rest.indexOf('/', rest.lastIndexOf('"')) : rest.indexOf('/');
   const instance = slash < 0 ? rest : rest.slice(0, slash);
@@ -110,7 +116,7 @@ export function targetKeyOf(spec: string): TargetKey | undefined {
 }
 
 /** A connection's or an integration's name, as the config allows one. */
-const CONNECTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const CONNECTION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** The keys an authorized target is known by in entries, most specific first. */
 export function keysOf(target: AuthorizedTarget): TargetKey[] {
@@ -123,6 +129,8 @@ export function keysOf(target: AuthorizedTarget): TargetKey[] {
       return [`snowflake-jwt:${target.connectionName}`];
     case 'oauth':
       return [`oauth:${target.integrationName}`];
+    case 'pat':
+      return [`pat:${target.targetName}/${target.role}`, `pat:${target.targetName}`];
   }
 }
 
@@ -132,6 +140,7 @@ function grantedKeys(targets: Targets): TargetKey[] {
     ...targets.postgres.flatMap((p) => p.usernames.map((u) => `postgres:${instanceKey(p.instance)}/${u}`)),
     ...targets.snowflakeJwt.map((c) => `snowflake-jwt:${c}`),
     ...targets.oauth.map((o) => `oauth:${o.integration}`),
+    ...targets.pat.flatMap((t) => t.roles.map((r) => `pat:${t.target}/${r}`)),
   ];
 }
 

@@ -1,5 +1,6 @@
 import type {
   OAuthTokenResponse,
+  PatResponse,
   PostgresTokenResponse,
   SnowflakeJwtResponse,
   TokenResponse,
@@ -10,6 +11,7 @@ import { cacheEntriesFor } from '../config/policy';
 import type { Config, Connection } from '../config/schema';
 import type { Signer } from '../keys/signer';
 import type { OAuthTokenSource } from '../oauth/access-token';
+import type { PatIssuer, ProgrammaticAccessToken } from '../pat/issuer';
 import type { KeyPairJwt } from '../snowflake/jwt';
 import { mintKeyPairJwt } from '../snowflake/jwt';
 import { mintPostgresAccessToken, type PostgresAccessToken } from '../snowflake/postgres-token';
@@ -43,10 +45,12 @@ export interface TokenVendorDeps {
   readonly revocations?: Revocations;
   /** Who holds what (config `leases`): each (principal, token) pair written once per container. */
   readonly leases?: LeaseRecorder;
+  /** The PAT issuer, when the config has PAT targets (loaded on first use: no other function pays for it). */
+  readonly pat?: () => Promise<PatIssuer>;
   readonly now?: () => number;
 }
 
-export type { OAuthTokenResponse, PostgresTokenResponse, SnowflakeJwtResponse, TokenResponse };
+export type { OAuthTokenResponse, PatResponse, PostgresTokenResponse, SnowflakeJwtResponse, TokenResponse };
 
 /** What the audit trail records about a vend: everything but the token. */
 export interface VendAudit {
@@ -123,12 +127,17 @@ export class TokenVendor {
         : (verdict instanceof Promise ? await verdict : verdict).taintedBefore;
     const accept = (value: Minted<{ readonly issuedAt: Date }>) =>
       value.token.issuedAt.getTime() > taintedBefore;
+    if (target.tokenType === 'pat') return this.#pat(target, caller, options.deadline, taintedBefore);
     const outcome = await this.#mint(target, options.deadline, accept);
     await this.#deps.leases?.record(caller, target, outcome.audit);
     return outcome;
   }
 
-  #mint(target: AuthorizedTarget, deadline: number, accept: Accept): Promise<VendOutcome> {
+  #mint(
+    target: Exclude<AuthorizedTarget, { tokenType: 'pat' }>,
+    deadline: number,
+    accept: Accept,
+  ): Promise<VendOutcome> {
     switch (target.tokenType) {
       case 'postgres':
         return this.#postgres(target, deadline, accept);
@@ -137,6 +146,70 @@ export class TokenVendor {
       case 'oauth':
         return this.#oauth(target, deadline, accept);
     }
+  }
+
+  /**
+   * A PAT: the holder's own, served from this container until its `refreshAt`, else from the lease table
+   * (another container made it), else made now. Its lease is its record (pat/lease-store.ts), so the
+   * lease recorder writes nothing for it.
+   */
+  async #pat(
+    target: Extract<AuthorizedTarget, { tokenType: 'pat' }>,
+    caller: Caller,
+    deadline: number,
+    taintedBefore: number,
+  ): Promise<VendOutcome> {
+    if (!this.#deps.pat)
+      throw new ConfigError('PAT targets need the lease table and a KMS key (the stack provides both).');
+    const issuer = await this.#deps.pat();
+    const policy = this.#deps.config.tokens.pat;
+    const connection = this.#deps.config.connections[target.target.connection];
+    const { value, cache } = await this.#cache.get(
+      target.cacheKey,
+      policy.minRemainingSeconds * 1000,
+      () =>
+        this.#timed(() =>
+          issuer.issue({
+            holder: target.holder,
+            caller: caller.kind === 'http' ? caller.principalArn : 'direct',
+            targetName: target.targetName,
+            connection: target.target.connection,
+            user: target.target.user,
+            role: target.role,
+            blockedRoles: target.target.blockedRoles,
+            leaseSeconds: target.leaseSeconds,
+            refreshRatio: policy.refreshRatio,
+            deadline,
+            accept: (issuedAt) => issuedAt.getTime() > taintedBefore,
+          }),
+        ),
+      deadline,
+      undefined,
+      // Never past its refreshAt, and never once tainted: the next request gets the holder a fresh one.
+      (v) =>
+        v.token.issuedAt.getTime() > taintedBefore &&
+        this.#now() < (v.token as ProgrammaticAccessToken).refreshAt.getTime(),
+    );
+    const pat: ProgrammaticAccessToken = value.token;
+    return {
+      response: {
+        tokenType: 'programmatic-access-token',
+        token: pat.token,
+        target: target.targetName,
+        account: connection?.account ?? '',
+        user: pat.user,
+        role: pat.role,
+        tokenName: pat.name,
+        ...this.#ttl(pat, policy.refreshRatio),
+        refreshAt: pat.refreshAt,
+      },
+      audit: {
+        ...auditOf(target, value, cache),
+        ...(pat.statementHandle ? { statementHandle: pat.statementHandle } : {}),
+        ...(pat.requestId ? { snowflakeRequestId: pat.requestId } : {}),
+        snowflakeAuth: connection?.workloadIdentity ? 'wif' : 'keypair',
+      },
+    };
   }
 
   async #postgres(

@@ -47,6 +47,14 @@ const bodies = {
     { integration: text, scopes: fc.array(text, { maxLength: 4 }) },
     { requiredKeys: ['integration'] },
   ),
+  pat: fc.record(
+    {
+      target: text,
+      role: text,
+      lifetimeSeconds: fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.double(), fc.constant(300)),
+    },
+    { requiredKeys: ['target', 'role'] },
+  ),
 };
 
 describe('API Gateway request models', () => {

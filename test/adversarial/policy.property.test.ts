@@ -2,11 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   OAuthRequestSchema,
+  PatRequestSchema,
   PostgresRequestSchema,
   SnowflakeJwtRequestSchema,
 } from '../../lambda/api/schemas';
 import { parseConfig } from '../../lambda/config/load';
-import { NotAuthorizedError } from '../../lambda/vending/errors';
+import { InvalidRequestError, NotAuthorizedError } from '../../lambda/vending/errors';
 import { authorize } from '../../lambda/vending/policy';
 import type { Caller, VendRequest } from '../../lambda/vending/request';
 
@@ -67,12 +68,17 @@ const raw = {
       enabled: false,
     },
   },
+  patTargets: {
+    bi: { connection: 'demo', user: 'BI_SVC', roles: ['READER', 'WRITER'] },
+    saas: { connection: 'other', user: 'SAAS_SVC', roles: ['READER'], maxLeaseSeconds: 3600 },
+  },
   grants: [
     {
       principal: `arn:aws:iam::${A}:role/services/reporting-api`,
       postgres: [{ instance: 'reporting_server', usernames: ['reporting_user'] }],
       snowflakeJwt: ['demo'],
       oauth: [{ integration: 'crm', scopes: ['read'] }],
+      pat: [{ target: 'bi', roles: ['READER'] }],
     },
     {
       principal: `arn:aws:iam::${A}:role/etl`,
@@ -90,7 +96,12 @@ const raw = {
       postgres: [{ instance: '"Sales_DB"', usernames: ['reporting_user'] }],
     },
   ],
-  directInvoke: { postgres: [], snowflakeJwt: ['other'], oauth: [] },
+  directInvoke: {
+    postgres: [],
+    snowflakeJwt: ['other'],
+    oauth: [],
+    pat: [{ target: 'saas', roles: ['READER'] }],
+  },
 };
 const config = parseConfig(raw);
 
@@ -142,6 +153,21 @@ function oracle(caller: Caller, request: VendRequest): boolean {
         }),
       );
     }
+    case 'pat': {
+      const target = (raw.patTargets as Record<string, { roles: string[]; maxLeaseSeconds?: number }>)[
+        request.target
+      ];
+      if (!target || !Object.hasOwn(raw.patTargets, request.target)) return false;
+      if ((request.lifetimeSeconds ?? 3600) > (target.maxLeaseSeconds ?? 86_400)) return false;
+      return grants.some((g) =>
+        ((g as { pat?: { target: string; roles: string[] }[] }).pat ?? []).some(
+          (t) =>
+            t.target === request.target &&
+            t.roles.includes(request.role) &&
+            target.roles.includes(request.role),
+        ),
+      );
+    }
   }
 }
 
@@ -175,6 +201,12 @@ const requestArb: fc.Arbitrary<VendRequest> = fc
       integration: fc.constantFrom('crm', 'off', 'CRM', 'missing'),
       scopes: scopesArb,
     }),
+    fc.record({
+      tokenType: fc.constant('pat' as const),
+      target: fc.constantFrom('bi', 'saas', 'BI', 'missing', 'toString', '__proto__'),
+      role: fc.constantFrom('READER', 'WRITER', 'reader', 'ACCOUNTADMIN', ''),
+      lifetimeSeconds: fc.option(fc.constantFrom(300, 3600, 7200, 86_400, 86_401), { nil: undefined }),
+    }),
   )
   .map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as VendRequest);
 
@@ -183,6 +215,7 @@ function schemaAccepts(request: VendRequest): boolean {
   const { tokenType, ...fields } = request;
   if (tokenType === 'postgres') return PostgresRequestSchema.safeParse(fields).success;
   if (tokenType === 'oauth') return OAuthRequestSchema.safeParse(fields).success;
+  if (tokenType === 'pat') return PatRequestSchema.safeParse(fields).success;
   return SnowflakeJwtRequestSchema.safeParse(fields).success;
 }
 
@@ -196,12 +229,24 @@ describe('adversarial: the policy never vends outside a grant (property)', () =>
           target = authorize(config, caller, request);
           allowed = true;
         } catch (error) {
-          expect(error).toBeInstanceOf(NotAuthorizedError);
+          // A lease past the target's maximum is the caller's mistake about a target it may have (400)
+          if (!(error instanceof InvalidRequestError)) expect(error).toBeInstanceOf(NotAuthorizedError);
           allowed = false;
         }
         const valid = schemaAccepts(request);
         // Invalid names never reach the policy in production; if they did, they must not be allowed.
         expect(allowed).toBe(valid && oracle(caller, request));
+        if (target?.tokenType === 'pat') {
+          // Never shared: the holder is the caller's own principal (a session stands for its role)
+          expect(target.holder).toBe(
+            caller.kind === 'direct'
+              ? 'direct'
+              : caller.principalArn
+                  .replace(/^arn:aws:sts::(\d+):assumed-role\/([^/]+)\/.*$/, 'arn:aws:iam::$1:role/$2')
+                  .toLowerCase(),
+          );
+          expect(target.cacheKey).toContain(target.holder);
+        }
         if (target?.tokenType === 'oauth') {
           expect(target.scopes.length).toBeGreaterThan(0);
           expect(new Set(target.scopes).size).toBe(target.scopes.length);

@@ -16,7 +16,7 @@ import { parseConfig } from '../../lambda/config/load';
 import type { ConfigInput } from '../../lambda/config/schema';
 import { createDirectHandler } from '../../lambda/handlers/direct';
 import { createHttpHandler } from '../../lambda/handlers/http';
-import { createRuntime, type Runtime } from '../../lambda/runtime';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../lambda/runtime';
 import { type EmulatorFixture, emulatorFixture } from './emulator';
 import { ROLE_ARN } from './events';
 import { fixtureKeyPair } from './keys';
@@ -58,6 +58,8 @@ export async function vendingHarness(
     auditSink?: AuditSink;
     /** The handlers' EMF metrics; default: a `TokenVendorTest` namespace. */
     metrics?: Metrics;
+    /** More runtime options (a DynamoDB client, the environment the stack would set, …). */
+    runtime?: Partial<RuntimeOptions>;
   } = {},
 ): Promise<VendingHarness> {
   const kmsKey = fixtureKeyPair('kms');
@@ -199,6 +201,7 @@ export async function vendingHarness(
     kms: () => kmsClient,
     now: options.now,
     retry: { baseDelayMs: 10, maxDelayMs: 50, pollInitialMs: 10, pollMaxMs: 50 },
+    ...options.runtime,
   });
   const records: AuditRecord[] = [];
   const audit = new AuditLog({

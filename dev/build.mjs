@@ -31,7 +31,7 @@ const dist = join(root, 'dist');
 const only = process.argv[2];
 
 /** The functions the construct deploys, by the name of their directory in dist/lambda/. */
-const LAMBDA_HANDLERS = ['http', 'direct', 'rotation-check', 'rotate-key', 'revocation-audit'];
+const LAMBDA_HANDLERS = ['http', 'direct', 'rotation-check', 'rotate-key', 'revocation-audit', 'pat-sweeper'];
 
 // The AWS SDK: the Lambda runtime provides it, and the client and CLI take it as a dependency.
 const AWS_SDK = ['@aws-sdk/*', '@smithy/*'];

@@ -128,7 +128,7 @@ function parseReservedConcurrency(value: unknown): Partial<Record<Trigger, numbe
   if (value === undefined) return undefined;
   if (value === false || value === 'false') return false;
   const usage =
-    'Context reservedConcurrency must be false or a JSON object such as {"http":200} (http, direct, rotation-check, rotate-key, revocation-audit: 1 to 10000).';
+    'Context reservedConcurrency must be false or a JSON object such as {"http":200} (http, direct, rotation-check, rotate-key, revocation-audit, pat-sweeper: 1 to 10000).';
   let parsed: unknown = value;
   if (typeof value === 'string') {
     try {

@@ -42,7 +42,8 @@ export interface VendorFunctionsProps {
  * One function per trigger, each with its own role (customer-managed policies only) and its own
  * encrypted log group: `http` (behind the API), `direct` (Step Functions), `rotation-check` (scheduled)
  * `rotate-key` (Secrets Manager rotation; only when the config has a key or client secret to
- * rotate) and `revocation-audit` (the revocation table's stream; only with the revocation list). The code is the package's prebuilt bundle with the sealed config beside it; arm64, 512 MB,
+ * rotate), `revocation-audit` (the revocation table's stream; only with the revocation list) and
+ * `pat-sweeper` (ends the PATs whose lease ended; only with PAT targets). The code is the package's prebuilt bundle with the sealed config beside it; arm64, 512 MB,
  * X-Ray active. Each role may read exactly the key material its function uses: `GetSecretValue` on the
  * named secrets, `kms:Sign` on the named signing keys, and for keyless connections
  * `sts:GetWebIdentityToken` for Snowflake's audience only.
@@ -63,6 +64,7 @@ export class VendorFunctions extends Construct {
     const { rotated, synced } = rotationTargets(config);
     const rotates = rotated.length > 0 || synced.length > 0;
     const audits = config.revocations.enabled;
+    const sweeps = Object.keys(config.patTargets).length > 0;
     const logGroup = (trigger: Trigger) =>
       new logs.LogGroup(this, `${pascal(trigger)}Logs`, {
         retention: props.logRetention,
@@ -75,6 +77,7 @@ export class VendorFunctions extends Construct {
       'rotation-check': logGroup('rotation-check'),
       ...(rotates ? { 'rotate-key': logGroup('rotate-key') } : {}),
       ...(audits ? { 'revocation-audit': logGroup('revocation-audit') } : {}),
+      ...(sweeps ? { 'pat-sweeper': logGroup('pat-sweeper') } : {}),
     };
 
     // The validated config ships inside each function's code as config.json (no env-var size limit),
@@ -146,6 +149,7 @@ export class VendorFunctions extends Construct {
       'rotation-check': fn('rotation-check', {}, Duration.seconds(120)),
       ...(rotates ? { 'rotate-key': fn('rotate-key', {}, Duration.seconds(120)) } : {}),
       ...(audits ? { 'revocation-audit': fn('revocation-audit', {}, Duration.seconds(30)) } : {}),
+      ...(sweeps ? { 'pat-sweeper': fn('pat-sweeper', {}, Duration.seconds(120)) } : {}),
     };
 
     // Exactly the key material each function reads.
@@ -159,6 +163,16 @@ export class VendorFunctions extends Construct {
     grantKeySources(this.functions.http, [...connectionKeys, ...assertionKeys], clientSecrets, false);
     grantKeySources(this.functions.direct, [...connectionKeys, ...assertionKeys], clientSecrets, false);
     grantKeySources(this.functions['rotation-check'], connectionKeys, [], true);
+    // The sweeper signs in through the PAT targets' connections, and only those.
+    const sweeper = this.functions['pat-sweeper'];
+    if (sweeper) {
+      const patConnections = new Set(Object.values(config.patTargets).map((t) => t.connection));
+      const keys = [...patConnections].flatMap((c) => {
+        const key = config.connections[c]?.key;
+        return key ? [key] : [];
+      });
+      grantKeySources(sweeper, keys, [], true);
+    }
     this.#grantWorkloadIdentity(config);
   }
 
@@ -192,6 +206,7 @@ export class VendorFunctions extends Construct {
       this.functions.direct,
       this.functions['rotation-check'],
       this.functions['rotate-key'], // client-secret sync through a keyless connection
+      this.functions['pat-sweeper'], // PATs of a user managed through a keyless connection
     ])
       f?.role?.addManagedPolicy(policy);
     // The check runs as its own role; it must also know the others to confirm Snowflake trusts each.

@@ -15,6 +15,7 @@ export { VendorKeys } from './keys';
 export { LeaseRecord, type LeaseRecordProps } from './leases';
 export { Monitoring, type MonitoringProps, type PerTrigger, type Trigger } from './monitoring';
 export { VendorNetwork, type VendorNetworkProps } from './network';
+export { PatLeases, type PatLeasesProps } from './pats';
 export { RevocationList, type RevocationListProps } from './revocations';
 export { KeyRotation, type KeyRotationProps, rotationTargets } from './rotation';
 export { applyRuleSets } from './rule-sets';

@@ -13,12 +13,18 @@ import { Construct } from 'constructs';
 import { acknowledge } from './expected-wildcards';
 
 /** The triggers the Token Vendor has one function (and one log group) for. */
-export type Trigger = 'http' | 'direct' | 'rotation-check' | 'rotate-key' | 'revocation-audit';
+export type Trigger =
+  | 'http'
+  | 'direct'
+  | 'rotation-check'
+  | 'rotate-key'
+  | 'revocation-audit'
+  | 'pat-sweeper';
 /** The functions that exist only when the config needs them. */
-type OptionalTrigger = 'rotate-key' | 'revocation-audit';
+type OptionalTrigger = 'rotate-key' | 'revocation-audit' | 'pat-sweeper';
 /**
  * One per function; `rotate-key` only when there is a key to rotate, `revocation-audit` only with the
- * revocation list.
+ * revocation list, `pat-sweeper` only with PAT targets.
  */
 export type PerTrigger<T> = Record<Exclude<Trigger, OptionalTrigger>, T> & {
   readonly [K in OptionalTrigger]?: T;
@@ -288,6 +294,40 @@ export class Monitoring extends Construct {
       1,
       'The rotation check could not check a connection (ERROR). Its audit record (key.rotation-checked) says why.',
     );
+    const sweeper = props.functions['pat-sweeper'];
+    if (sweeper) {
+      const sweepMetric = (name: string, statistic: string) =>
+        new cloudwatch.Metric({
+          namespace: NAMESPACE,
+          metricName: name,
+          dimensionsMap: { service: 'token-vendor' },
+          statistic,
+          period: Duration.minutes(15),
+        });
+      alarm(
+        'PatSweepErrorsAlarm',
+        sweepMetric('PatSweepErrors', 'Sum'),
+        1,
+        "The PAT sweeper could not list or remove programmatic access tokens: a token whose lease ended may live until Snowflake's own expiry (a day after it was made). Its pat.swept audit record names each failure.",
+        { evaluationPeriods: 2, datapointsToAlarm: 2 },
+      );
+      alarm(
+        'PatsNearLimitAlarm',
+        sweepMetric('PatsHeldMax', 'Maximum'),
+        13,
+        'A PAT user holds 13 or more of the 15 programmatic access tokens Snowflake allows: callers will soon get PAT_LIMIT. Give the consuming system its own Snowflake user, shorten leases, or remove tokens made by hand (docs/pat.md).',
+      );
+      alarm(
+        'PatSweeperSilentAlarm',
+        sweeper.metricInvocations({ period: Duration.hours(1), statistic: 'Sum' }),
+        1,
+        'The PAT sweeper did not run in the last hour: expired leases are not being ended. Check its EventBridge schedule.',
+        {
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        },
+      );
+    }
     alarm(
       'RotationCheckSilentAlarm',
       props.functions['rotation-check'].metricInvocations({ period: Duration.days(1), statistic: 'Sum' }),

@@ -22,6 +22,7 @@ import { VendorKeys } from './keys';
 import { LeaseRecord } from './leases';
 import { Monitoring, type PerTrigger, type Trigger } from './monitoring';
 import { VendorNetwork } from './network';
+import { PatLeases } from './pats';
 import { RevocationList } from './revocations';
 import { KeyRotation, rotationTargets } from './rotation';
 import { SharedCache } from './shared-cache';
@@ -76,6 +77,7 @@ export const DEFAULT_RESERVED_CONCURRENCY: Readonly<Record<Trigger, number>> = {
   'rotation-check': 2,
   'rotate-key': 2,
   'revocation-audit': 2,
+  'pat-sweeper': 2,
 };
 
 /**
@@ -108,7 +110,8 @@ export function readConfigFile(path: string): Config {
  * | `sharedCache` | {@link SharedCache} | the fleet-wide token cache, when the config turns it on |
  * | `directPath` | {@link DirectPath} | who may invoke the direct path and open its sealed tokens |
  * | `revocations` | {@link RevocationList} | the revocation list's table and the operator role |
- * | `leases` | {@link LeaseRecord} | who holds which live token, when the config turns leases on |
+ * | `leases` | {@link LeaseRecord} | who holds which live token, when the config turns leases on or has PAT targets |
+ * | `pats` | {@link PatLeases} | the PAT leases' grants and the sweeper's schedule and triggers, with PAT targets |
  * | `rotation` | {@link KeyRotation} | rotation schedules, the daily check, its dead letters |
  * | `network` | {@link VendorNetwork} | VPC placement and endpoints, when the config asks |
  * | `monitoring` | {@link Monitoring} | alarms, dashboard, saved queries |
@@ -132,8 +135,10 @@ export class TokenVendor extends Construct {
   readonly directPath: DirectPath;
   /** The revocation list, unless the config turns it off (`revocations.enabled: false`). */
   readonly revocations?: RevocationList;
-  /** Who holds what, when the config turns leases on. */
+  /** Who holds what, when the config turns leases on (and the PAT leases, with PAT targets). */
   readonly leases?: LeaseRecord;
+  /** Programmatic access tokens: grants and the sweeper's schedule, when the config has PAT targets. */
+  readonly pats?: PatLeases;
   readonly rotation: KeyRotation;
   /** VPC placement, when the config has `deployment.vpc`. */
   readonly network?: VendorNetwork;
@@ -200,12 +205,13 @@ export class TokenVendor extends Construct {
       ...(props.runtime ? { runtime: props.runtime } : {}),
       ...(this.network ? { placement: this.network.placement } : {}),
     });
+    // This vendor's identity: its cache entries and its PATs are its own, whatever else shares a table or a user.
+    const namespace = `${Stack.of(this).stackId}/${this.node.addr}`;
     if (config.cache.shared) {
       this.sharedCache = new SharedCache(this, 'SharedCache', {
         key: this.key,
         vending: [this.functions.http, this.functions.direct],
-        // This vendor's entries are its own, whatever else shares the table.
-        namespace: `${Stack.of(this).stackId}/${this.node.addr}`,
+        namespace,
       });
     }
     if (config.revocations.enabled) {
@@ -215,7 +221,9 @@ export class TokenVendor extends Construct {
         ...(this.functions['revocation-audit'] ? { auditor: this.functions['revocation-audit'] } : {}),
       });
     }
-    if (config.leases.enabled) {
+    const sweeper = this.functions['pat-sweeper'];
+    // PATs keep their leases in the lease table, whether or not the other leases are recorded.
+    if (config.leases.enabled || sweeper) {
       this.leases = new LeaseRecord(this, 'Leases', {
         key: this.key,
         vending: [this.functions.http, this.functions.direct],
@@ -233,6 +241,17 @@ export class TokenVendor extends Construct {
       key: this.key,
       ...(props.rotationCheckSchedule ? { schedule: props.rotationCheckSchedule } : {}),
     });
+    if (sweeper && this.leases)
+      this.pats = new PatLeases(this, 'Pats', {
+        config,
+        key: this.key,
+        table: this.leases.table,
+        vending: [this.functions.http, this.functions.direct],
+        sweeper,
+        ...(this.revocations ? { revocations: this.revocations } : {}),
+        deadLetters: this.rotation.deadLetters,
+        namespace,
+      });
     const rotateKey = this.functions['rotate-key'];
     if (this.revocations && rotateKey)
       this.revocations.allowRotateNow(

@@ -6,6 +6,7 @@ import { loadDynamoDb, loadKms } from '../aws/sdk';
 import { TokenVendorError } from '../errors';
 import { envelopeToken } from '../vending/envelope';
 import { attributesOf } from '../vending/revocations';
+import { PAT_CONTEXT_KEY } from './names';
 
 /**
  * The leases of the PATs the vendor made, in the lease table (`principal`, `tokenId`; TTL `ttl`):
@@ -71,8 +72,6 @@ const CALL_TIMEOUT_MS = 1500;
 const MAX_PRINCIPAL_ITEMS = 500;
 /** How long past its lease end a lease item stays (the sweeper removes it with the PAT). */
 const KEEP_AFTER_LEASE_S = 2 * 86_400;
-/** The encryption context key of a sealed PAT secret (the key policy allows nothing else). */
-export const PAT_CONTEXT_KEY = 'token-vendor:pat';
 
 const indexPartition = (connection: string, user: string) => `pat-user:${connection}/${user}`;
 const claimKey = (patTarget: string, role: string) => `pat-claim:${patTarget}/${role}`;

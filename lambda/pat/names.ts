@@ -14,6 +14,9 @@ import { createHash, randomBytes } from 'node:crypto';
  */
 export const PAT_NAME_PREFIX = 'TV_';
 
+/** The encryption context key of a PAT secret sealed in its lease (the key policy allows nothing else). */
+export const PAT_CONTEXT_KEY = 'token-vendor:pat';
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const base32 = (bytes: Buffer, length: number) =>
   [...bytes]

@@ -5,6 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/build-app';
 import { TokenVendor } from '../../infra/token-vendor';
+import { TOKEN_TYPES } from '../../lambda/api/routes';
 import { parseConfig } from '../../lambda/config/load';
 import type { Config } from '../../lambda/config/schema';
 import { tempDir, writeTempFile } from '../support/keys';
@@ -96,7 +97,7 @@ describe('TokenVendorStack template', () => {
 
   it('requires AWS_IAM on every API method and validates bodies', () => {
     const methods = template.findResources('AWS::ApiGateway::Method');
-    expect(Object.keys(methods)).toHaveLength(3);
+    expect(Object.keys(methods)).toHaveLength(TOKEN_TYPES.length); // one per route of the contract
     for (const method of Object.values(methods)) {
       expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
       expect(method.Properties.HttpMethod).toBe('POST');

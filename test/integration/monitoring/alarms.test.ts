@@ -8,6 +8,7 @@ import { AuditLog } from '../../../lambda/audit/audit-log';
 import { recordMetrics } from '../../../lambda/audit/metrics';
 import type { AuditRecord } from '../../../lambda/audit/record';
 import { createHttpHandler } from '../../../lambda/handlers/http';
+import { createPatSweeperHandler } from '../../../lambda/handlers/pat-sweeper';
 import { createRevocationAuditHandler } from '../../../lambda/handlers/revocation-audit';
 import { createRotationCheckHandler } from '../../../lambda/handlers/rotation-check';
 import { auditLog, metrics } from '../../../lambda/runtime';
@@ -127,6 +128,9 @@ describe('every alarm watches what the code writes', () => {
   beforeAll(async () => {
     const config = JSON.parse(readFileSync('config/example.json', 'utf8'));
     config.cache = { shared: {} };
+    config.patTargets = {
+      tableau: { connection: 'analytics', user: 'TABLEAU_SVC', roles: ['REPORTING_READER'] },
+    };
     const context = {
       'aws:cdk:bundling-stacks': [],
       controlTowerChecks: 'false',
@@ -346,6 +350,12 @@ describe('every alarm watches what the code writes', () => {
           lambdaContext(),
         ),
       )),
+      ...(await printed(() =>
+        createPatSweeperHandler({ runtime: () => h.runtime, audit: auditLog, metrics })(
+          { source: 'aws.events', 'detail-type': 'Scheduled Event' },
+          lambdaContext(),
+        ),
+      )),
     ];
     const alarms = Object.entries(template.findResources('AWS::CloudWatch::Alarm'));
     const watched: [string, MetricStat][] = alarms.flatMap(([id, a]) => {
@@ -396,6 +406,8 @@ describe('every alarm watches what the code writes', () => {
         'KeyChecksFailed',
         'KeysNotRegistered',
         'KeysOverdue',
+        'PatSweepErrors',
+        'PatsHeldMax',
         'SharedCacheFallbacks',
         'SharedCacheFallbacks',
         'WorkloadIdentityMismatches',

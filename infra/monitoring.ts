@@ -296,6 +296,12 @@ export class Monitoring extends Construct {
     );
     const sweeper = props.functions['pat-sweeper'];
     if (sweeper) {
+      alarm(
+        'PatTargetNotReadyAlarm',
+        keyMetric('PatTargetsNotReady'),
+        1,
+        'Snowflake would refuse a PAT for a PAT target now (its user has no network policy, a configured role is not granted to it, or it holds 15 PATs). Run token-vendor rotation-check: its pat:<target> line names the fix.',
+      );
       const sweepMetric = (name: string, statistic: string) =>
         new cloudwatch.Metric({
           namespace: NAMESPACE,

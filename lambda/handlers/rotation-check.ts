@@ -5,6 +5,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { AuditLog } from '../audit/audit-log';
 import { checkIntegrations, type IntegrationReport } from '../integrations/drift';
+import { checkPatTargets, type PatTargetReport } from '../pat/readiness';
 import { checkKeys, type RotationReport } from '../rotation/check';
 import { auditLog, defaultRuntime, metrics, type Runtime } from '../runtime';
 import { deadlineOf } from './invocation';
@@ -21,6 +22,8 @@ export const RotationMetric = {
   IntegrationsNotFound: 'IntegrationsNotFound',
   IntegrationChecksFailed: 'IntegrationChecksFailed',
   KeyAgeDays: 'KeyAgeDays',
+  /** PAT targets Snowflake would refuse a PAT for now (no network policy, role not granted, at the cap), or not checked. */
+  PatTargetsNotReady: 'PatTargetsNotReady',
 } as const;
 
 export interface RotationCheckDeps {
@@ -53,7 +56,12 @@ function signInRoleArns(env: Readonly<Record<string, string | undefined>>): stri
  */
 export function createRotationCheckHandler(deps: RotationCheckDeps) {
   const now = deps.now ?? Date.now;
-  return middy<unknown, RotationReport & { integrations: IntegrationReport[] }, Error, Context>()
+  return middy<
+    unknown,
+    RotationReport & { integrations: IntegrationReport[]; patTargets: PatTargetReport[] },
+    Error,
+    Context
+  >()
     .use(logMetrics(deps.metrics))
     .handler(async (_event, context) => {
       const started = now();
@@ -67,6 +75,16 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
       const integrations = await checkIntegrations(runtime.config, runtime.connection, {
         deadline: deadlineOf(context, started),
       });
+      // Snowflake's PAT rules, for every PAT target (before a vend meets them).
+      const patTargets = await checkPatTargets(runtime.config, runtime.connection, {
+        now,
+        deadline: deadlineOf(context, started),
+      });
+      deps.metrics.addMetric(
+        RotationMetric.PatTargetsNotReady,
+        MetricUnit.Count,
+        patTargets.filter((t) => t.status !== 'OK' && t.status !== 'NEAR_LIMIT').length,
+      );
       const integrationCount = (status: string) => integrations.filter((i) => i.status === status).length;
       deps.metrics.addMetric(
         RotationMetric.IntegrationsDrifted,
@@ -109,6 +127,7 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
         ...integrations
           .filter((i) => i.status !== 'OK')
           .map((i) => `integration:${i.integration}:${i.status}`),
+        ...patTargets.filter((t) => t.status !== 'OK').map((t) => `pat:${t.target}:${t.status}`),
       ];
       deps.audit.write({
         event: 'key.rotation-checked',
@@ -140,9 +159,21 @@ export function createRotationCheckHandler(deps: RotationCheckDeps) {
               errorCode,
             }),
           ),
+          patTargets: patTargets.map(
+            ({ target, user, status, type, networkPolicy, roles, pats, errorCode }) => ({
+              target,
+              user,
+              status,
+              type,
+              networkPolicy,
+              roles,
+              pats,
+              errorCode,
+            }),
+          ),
         },
       });
-      return { ...report, integrations };
+      return { ...report, integrations, patTargets };
     });
 }
 

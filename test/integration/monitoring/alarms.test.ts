@@ -407,6 +407,7 @@ describe('every alarm watches what the code writes', () => {
         'KeysNotRegistered',
         'KeysOverdue',
         'PatSweepErrors',
+        'PatTargetsNotReady',
         'PatsHeldMax',
         'SharedCacheFallbacks',
         'SharedCacheFallbacks',

@@ -166,7 +166,7 @@ export const SPECS = {
   },
   get: {
     summary: 'a SigV4-signed call to a deployed or local Token Vendor',
-    positionals: 'postgres|snowflake-jwt|oauth',
+    positionals: 'postgres|snowflake-jwt|oauth|pat',
     flags: {
       ...VENDOR_FLAGS,
       instance: { type: 'string', value: 'I', help: 'postgres: the instance' },
@@ -177,6 +177,9 @@ export const SPECS = {
         help: 'snowflake-jwt: the connection (postgres: when ambiguous)',
       },
       integration: { type: 'string', value: 'N', help: 'oauth: the integration' },
+      target: { type: 'string', value: 'T', help: 'pat: the PAT target' },
+      role: { type: 'string', value: 'R', help: 'pat: the role the token is restricted to' },
+      lifetime: { type: 'string', value: 'S', help: "pat: the lease in seconds (default: the target's)" },
       scope: {
         type: 'string',
         value: 'S',

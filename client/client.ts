@@ -11,8 +11,10 @@ import { SingleFlight } from '../lambda/single-flight';
 import {
   type OAuthAccessToken,
   type OAuthRequest,
+  type PatRequest,
   type PostgresRequest,
   type PostgresToken,
+  type ProgrammaticAccessToken,
   type SnowflakeJwt,
   type SnowflakeJwtRequest,
   TokenVendorClientError,
@@ -95,6 +97,15 @@ export class TokenVendorClient {
       ...request,
       ...(request.scopes ? { scopes: [...request.scopes] } : {}),
     }) as Promise<OAuthAccessToken>;
+  }
+
+  /**
+   * A leased, role-restricted Snowflake programmatic access token (a password for drivers and BI tools,
+   * or a SQL API bearer token). Asking again before `refreshAt` gets the same one; the vendor removes it
+   * from Snowflake at `expiresAt`.
+   */
+  pat(request: PatRequest): Promise<ProgrammaticAccessToken> {
+    return this.#get('pat', { ...request }) as Promise<ProgrammaticAccessToken>;
   }
 
   /** Forget cached tokens (for example after a connection was refused). */

@@ -1,11 +1,13 @@
 import type * as z from 'zod/mini';
 import type {
   OAuthTokenResponse,
+  PatResponse,
   PostgresTokenResponse,
   SnowflakeJwtResponse,
 } from '../lambda/api/responses';
 import type {
   OAuthRequestSchema,
+  PatRequestSchema,
   PostgresRequestSchema,
   SnowflakeJwtRequestSchema,
 } from '../lambda/api/schemas';
@@ -24,10 +26,15 @@ export type OAuthRequest = Omit<z.input<typeof OAuthRequestSchema>, 'scopes'> & 
   readonly scopes?: readonly string[];
 };
 
+/** `POST /v1/tokens/pat` body. */
+export type PatRequest = z.input<typeof PatRequestSchema>;
+
 export type PostgresToken = PostgresTokenResponse;
 export type SnowflakeJwt = SnowflakeJwtResponse;
 export type OAuthAccessToken = OAuthTokenResponse;
-export type VendedToken = PostgresToken | SnowflakeJwt | OAuthAccessToken;
+/** A leased programmatic access token: the vendor removes it from Snowflake at `expiresAt`. */
+export type ProgrammaticAccessToken = PatResponse;
+export type VendedToken = PostgresToken | SnowflakeJwt | OAuthAccessToken | ProgrammaticAccessToken;
 
 /** TTL metadata on every token. */
 export type TokenLifetime = Pick<VendedToken, 'issuedAt' | 'expiresAt' | 'expiresIn' | 'refreshAt'>;

@@ -17,7 +17,8 @@ interface Expected {
   readonly reason: string;
 }
 
-const FUNCTION_ROLE = /\/(Http|Direct|RotationCheck|RotateKey|RevocationAudit|PatSweeper)Role\/Policy\d*\/Resource$/;
+const FUNCTION_ROLE =
+  /\/(Http|Direct|RotationCheck|RotateKey|RevocationAudit|PatSweeper)Role\/Policy\d*\/Resource$/;
 
 const EXPECTED: readonly Expected[] = [
   {

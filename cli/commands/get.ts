@@ -16,8 +16,8 @@ type Format = (typeof FORMATS)[number];
  */
 export async function get(args: string[], io: CliIo): Promise<void> {
   const [kind, ...rest] = args;
-  if (kind !== 'postgres' && kind !== 'snowflake-jwt' && kind !== 'oauth') {
-    throw new UsageError('get: say what to get: postgres, snowflake-jwt or oauth.');
+  if (kind !== 'postgres' && kind !== 'snowflake-jwt' && kind !== 'oauth' && kind !== 'pat') {
+    throw new UsageError('get: say what to get: postgres, snowflake-jwt, oauth or pat.');
   }
   const { values } = parseCommand('get', rest);
   const format = formatOf(values.format, values.json === true, kind);
@@ -34,10 +34,16 @@ export async function get(args: string[], io: CliIo): Promise<void> {
           ? client.snowflakeJwt({
               connection: required(values.connection, 'connection', 'get snowflake-jwt'),
             })
-          : client.oauth({
-              integration: required(values.integration, 'integration', 'get oauth'),
-              ...(values.scope ? { scopes: values.scope } : {}),
-            }),
+          : kind === 'oauth'
+            ? client.oauth({
+                integration: required(values.integration, 'integration', 'get oauth'),
+                ...(values.scope ? { scopes: values.scope } : {}),
+              })
+            : client.pat({
+                target: required(values.target, 'target', 'get pat'),
+                role: required(values.role, 'role', 'get pat'),
+                ...(values.lifetime !== undefined ? { lifetimeSeconds: lifetimeOf(values.lifetime) } : {}),
+              }),
   );
   if (format === 'json') io.stdout.write(`${JSON.stringify(token, null, 2)}\n`);
   else if (format === 'env') {
@@ -59,6 +65,13 @@ function formatOf(value: string | undefined, json: boolean, kind: string): Forma
     throw new UsageError(`get ${kind}: --format ${value} is for Postgres tokens; use token or json.`);
   if (json && value !== 'json') throw new UsageError(`get: --json and --format ${value} disagree.`);
   return value as Format;
+}
+
+/** `--lifetime S`: whole seconds, as the route takes them (the vendor checks the range). */
+function lifetimeOf(value: string): number {
+  if (!/^\d{1,6}$/.test(value))
+    throw new UsageError(`get pat: --lifetime must be whole seconds, not "${value}".`);
+  return Number(value);
 }
 
 /** `postgresql://user:token@host:port/db?sslmode=…`, every part percent-encoded. */

@@ -6,11 +6,13 @@ import { AuditLog, type AuditSink } from '../../lambda/audit/audit-log';
 import { loadConfigFile, parseConfig } from '../../lambda/config/load';
 import type { Config } from '../../lambda/config/schema';
 import { createHttpHandler } from '../../lambda/handlers/http';
+import { createPatSweeperHandler } from '../../lambda/handlers/pat-sweeper';
 import { createRevocationAuditHandler } from '../../lambda/handlers/revocation-audit';
 import { createRuntime } from '../../lambda/runtime';
 import { type SnowflakeEmulator, startSnowflakeEmulator } from '../emulator/server';
 import type { IssuedPostgresToken } from '../emulator/state';
 import { type LocalGateway, startLocalGateway } from './gateway';
+import { type KmsServer, startKmsServer } from './kms';
 import {
   POSTGRES_INSTALL_HINT,
   postgresBinDir,
@@ -89,6 +91,11 @@ export interface LocalStack {
 
 /** The Postgres users of the demo's instance: each exists in the local database, and logs in with tokens. */
 const DEMO_POSTGRES_USERS = ['reporting_user'];
+
+/** The demo's PAT target: a service user under a network policy that lets this machine in. */
+export const DEMO_PAT = { target: 'demo-bi', user: 'DEMO_BI', role: 'DEMO_READER' } as const;
+/** Locally the sweeper runs this often (the deployed one every `pats.sweepMinutes`). */
+const LOCAL_SWEEP_MS = 10_000;
 
 /**
  * The whole service on this machine: the SigV4-verifying gateway in front of the real HTTP handler,
@@ -183,6 +190,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           roles: ['TOKEN_VENDOR'],
           workloadIdentity: { arn: DEMO_VENDOR_ROLE_ARN, issuer: sts.issuer },
         },
+        // What docs/pat.md's administrator SQL makes: a service user, its role, the vendor's privilege on it.
+        {
+          name: DEMO_PAT.user,
+          type: 'SERVICE',
+          roles: [DEMO_PAT.role],
+          keyAdminRoles: ['TOKEN_VENDOR'],
+        },
       ],
       postgresInstances: [
         { name: 'reporting_server', ownerRole: 'ACCOUNTADMIN', usageRoles: ['TOKEN_VENDOR'] },
@@ -198,6 +212,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(onPostgresToken ? { onPostgresToken } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
+    // …and a network policy that lets this machine use the demo user's PATs.
+    emulator.account.databases.set('SECURITY', new Set(['PUBLIC', 'NETWORK']));
+    emulator.account.networkRules.set('SECURITY.NETWORK.LOOPBACK', {
+      qualifiedName: 'SECURITY.NETWORK.LOOPBACK',
+      type: 'IPV4',
+      mode: 'INGRESS',
+      values: ['127.0.0.1/32'],
+    });
+    emulator.account.networkPolicies.set('LOOPBACK', {
+      name: 'LOOPBACK',
+      allowedRules: ['SECURITY.NETWORK.LOOPBACK'],
+      blockedRules: [],
+    });
+    emulator.users.get(DEMO_PAT.user)!.networkPolicy = 'LOOPBACK';
     config = parseConfig({
       // Who holds what: `revoke` shows the demo principal's live tokens (the table is on dynalite).
       leases: { enabled: true },
@@ -245,8 +273,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           ],
           snowflakeJwt: ['demo'],
           oauth: [{ integration: 'demo-oauth', scopes: ['read'] }],
+          pat: [{ target: DEMO_PAT.target, roles: [DEMO_PAT.role] }],
         },
       ],
+      patTargets: {
+        [DEMO_PAT.target]: { connection: 'demo', user: DEMO_PAT.user, roles: [DEMO_PAT.role] },
+      },
     });
     configFile = join(dir, 'config.json');
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
@@ -267,28 +299,68 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const audit = new AuditLog(options.auditSink ?? jsonLines());
   // Changes to the list are audited as the deployed revocation-audit function audits its stream.
   const listAudit = createRevocationAuditHandler({ audit });
+  // The PAT sweeper also wakes on a change to the list (set below, once it exists).
+  let onListChange: (() => void) | undefined;
   const revocationTable =
     options.revocations === false
       ? { missing: 'off' }
       : await startLocalRevocationTable({
-          onChange: (records) => void listAudit({ Records: records }, LOCAL_CONTEXT),
+          onChange: (records) => {
+            void listAudit({ Records: records }, LOCAL_CONTEXT);
+            onListChange?.();
+          },
         });
   const table = 'tableName' in revocationTable ? (revocationTable as LocalRevocationTable) : undefined;
+  // PATs keep their leases in the lease table, sealed under a key: locally, a KMS stand-in on loopback.
+  const pats = Object.keys(config.patTargets).length > 0 && table !== undefined;
+  let kms: KmsServer | undefined;
+  if (pats) kms = await startKmsServer();
   const runtime = createRuntime({
     config,
     ...(sts && vendorCredential ? { sts: localStsClient(sts.url, region, vendorCredential) } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(kms ? { kms: localKmsClient(kms.url, region) } : {}),
     ...(table
       ? {
           env: {
             ...process.env,
             TOKEN_VENDOR_REVOCATION_TABLE: table.tableName,
             TOKEN_VENDOR_LEASE_TABLE: table.leaseTableName,
+            ...(kms
+              ? { TOKEN_VENDOR_PAT_KEY_ID: 'local-pat-key', TOKEN_VENDOR_CACHE_NAMESPACE: 'local' }
+              : {}),
           },
           revocationsDynamodb: table.client,
         }
       : {}),
   });
+  // The sweeper, as deployed: on a timer, and at once when the revocation list changes.
+  const sweep = pats
+    ? (() => {
+        const handler = createPatSweeperHandler({
+          runtime: () => runtime,
+          audit,
+          ...(options.now ? { now: options.now } : {}),
+          env: { TOKEN_VENDOR_CACHE_NAMESPACE: 'local' },
+        });
+        let running: Promise<unknown> | undefined;
+        return (event: unknown = {}) => {
+          running ??= handler(event, {
+            ...LOCAL_CONTEXT,
+            functionName: 'pat-sweeper',
+            getRemainingTimeInMillis: () => 60_000,
+          } as Context)
+            .catch(() => {})
+            .finally(() => {
+              running = undefined;
+            });
+          return running;
+        };
+      })()
+    : undefined;
+  const sweeping = sweep ? setInterval(() => void sweep(), LOCAL_SWEEP_MS) : undefined;
+  sweeping?.unref();
+  onListChange = sweep ? () => void sweep({ Records: [{ eventSource: 'aws:dynamodb' }] }) : undefined;
   const handler = createHttpHandler({
     vendor: () => runtime.vendor,
     audit,
@@ -304,6 +376,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await cluster?.stop();
     await ldap?.close();
     await table?.close();
+    if (sweeping) clearInterval(sweeping);
+    await kms?.close();
     throw error;
   }
   return {
@@ -321,13 +395,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ? { endpoint: table.endpoint, tableName: table.tableName, leaseTableName: table.leaseTableName }
       : (revocationTable as { missing: string }),
     close: async () => {
+      if (sweeping) clearInterval(sweeping);
       await gateway.close();
       await emulator?.close();
+      await kms?.close();
       await sts?.close();
       await cluster?.stop().catch(() => {});
       await ldap?.close();
       await table?.close();
     },
+  };
+}
+
+/** A KMS client for the local stand-in (it takes any credentials). */
+function localKmsClient(url: string, region: string) {
+  let client: Promise<import('@aws-sdk/client-kms').KMSClient> | undefined;
+  return () => {
+    client ??= import('@aws-sdk/client-kms').then(
+      ({ KMSClient }) =>
+        new KMSClient({
+          region,
+          endpoint: url,
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }),
+    );
+    return client;
   };
 }
 

@@ -24,7 +24,8 @@ export interface PatSweeperDeps {
     | Pick<Runtime, 'config' | 'connection' | 'patLeases' | 'revocationTable'>
     | Promise<Pick<Runtime, 'config' | 'connection' | 'patLeases' | 'revocationTable'>>;
   readonly audit: AuditLog;
-  readonly metrics: Metrics;
+  /** EMF metrics; omitted by the local stack, which has no CloudWatch to send them to. */
+  readonly metrics?: Metrics;
   readonly now?: () => number;
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -47,79 +48,79 @@ export interface SweepResult {
  */
 export function createPatSweeperHandler(deps: PatSweeperDeps) {
   const now = deps.now ?? Date.now;
-  return middy<unknown, SweepResult, Error, Context>()
-    .use(logMetrics(deps.metrics))
-    .handler(async (event, context) => {
-      const started = now();
-      const trigger = isStreamEvent(event) ? 'revocation-list' : 'schedule';
-      const requestId = context.awsRequestId ?? 'unknown';
-      const runtime = await deps.runtime();
-      const deadline = deadlineOf(context, started);
-      const users: UserSweep[] = [];
-      if (runtime.patLeases) {
-        const table = runtime.revocationTable;
-        const leases = await runtime.patLeases();
-        users.push(
-          ...(await sweepPats({
-            config: runtime.config,
-            leases,
-            sql: (name) => runtime.connection(name).sql,
-            tag: stackTag(patNamespace({ env: deps.env ?? process.env })),
-            deadline,
-            now,
-            // Read now, in full: the entry that woke this sweep must be in it.
-            ...(table
-              ? {
-                  revocations: async () =>
-                    new RevocationList(
-                      await readRevocationTable(await table.client(), table.tableName, now),
-                      runtime.config,
-                      now(),
-                      // As the vending functions taint: a token made before every container saw the entry
-                      runtime.config.revocations.refreshSeconds * 1000 + 2000,
-                    ),
-                }
-              : {}),
-            onRemoved: (removal) => deps.audit.write(removalRecord(removal, trigger, requestId, now())),
-          })),
-        );
-      }
-      const removed = users.flatMap((u) => u.removed);
-      const errors = users.flatMap((u) => u.errors);
-      deps.metrics.addMetric(PatMetric.PatsRemoved, MetricUnit.Count, removed.length);
-      deps.metrics.addMetric(
-        PatMetric.PatOrphansRemoved,
-        MetricUnit.Count,
-        removed.filter((r) => r.reason === 'orphan').length,
+  const handler = middy<unknown, SweepResult, Error, Context>();
+  if (deps.metrics) handler.use(logMetrics(deps.metrics));
+  return handler.handler(async (event, context) => {
+    const started = now();
+    const trigger = isStreamEvent(event) ? 'revocation-list' : 'schedule';
+    const requestId = context.awsRequestId ?? 'unknown';
+    const runtime = await deps.runtime();
+    const deadline = deadlineOf(context, started);
+    const users: UserSweep[] = [];
+    if (runtime.patLeases) {
+      const table = runtime.revocationTable;
+      const leases = await runtime.patLeases();
+      users.push(
+        ...(await sweepPats({
+          config: runtime.config,
+          leases,
+          sql: (name) => runtime.connection(name).sql,
+          tag: stackTag(patNamespace({ env: deps.env ?? process.env })),
+          deadline,
+          now,
+          // Read now, in full: the entry that woke this sweep must be in it.
+          ...(table
+            ? {
+                revocations: async () =>
+                  new RevocationList(
+                    await readRevocationTable(await table.client(), table.tableName, now),
+                    runtime.config,
+                    now(),
+                    // As the vending functions taint: a token made before every container saw the entry
+                    runtime.config.revocations.refreshSeconds * 1000 + 2000,
+                  ),
+              }
+            : {}),
+          onRemoved: (removal) => deps.audit.write(removalRecord(removal, trigger, requestId, now())),
+        })),
       );
-      deps.metrics.addMetric(PatMetric.PatSweepErrors, MetricUnit.Count, errors.length);
-      deps.metrics.addMetric(
-        PatMetric.PatsHeldMax,
-        MetricUnit.Count,
-        Math.max(0, ...users.map((u) => u.counted)),
-      );
-      deps.audit.write({
-        event: 'pat.swept',
-        time: new Date(started).toISOString(),
-        requestId,
-        trigger,
-        durationMs: now() - started,
-        ...(errors.length > 0
-          ? { errorCode: 'PAT_SWEEP_FAILED', errorDetail: errors.join('; ').slice(0, 2000) }
-          : {}),
-        detail: {
-          users: users.map(({ connection, user, counted, leased, removed: r, errors: e }) => ({
-            connection,
-            user,
-            counted,
-            leased,
-            removed: r.length,
-            errors: e.length,
-          })),
-        },
-      });
-      return { users };
+    }
+    const removed = users.flatMap((u) => u.removed);
+    const errors = users.flatMap((u) => u.errors);
+    deps.metrics?.addMetric(PatMetric.PatsRemoved, MetricUnit.Count, removed.length);
+    deps.metrics?.addMetric(
+      PatMetric.PatOrphansRemoved,
+      MetricUnit.Count,
+      removed.filter((r) => r.reason === 'orphan').length,
+    );
+    deps.metrics?.addMetric(PatMetric.PatSweepErrors, MetricUnit.Count, errors.length);
+    deps.metrics?.addMetric(
+      PatMetric.PatsHeldMax,
+      MetricUnit.Count,
+      Math.max(0, ...users.map((u) => u.counted)),
+    );
+    deps.audit.write({
+      event: 'pat.swept',
+      time: new Date(started).toISOString(),
+      requestId,
+      trigger,
+      durationMs: now() - started,
+      ...(errors.length > 0
+        ? { errorCode: 'PAT_SWEEP_FAILED', errorDetail: errors.join('; ').slice(0, 2000) }
+        : {}),
+      detail: {
+        users: users.map(({ connection, user, counted, leased, removed: r, errors: e }) => ({
+          connection,
+          user,
+          counted,
+          leased,
+          removed: r.length,
+          errors: e.length,
+        })),
+      },
     });
+    return { users };
+  });
 }
 
 function removalRecord(

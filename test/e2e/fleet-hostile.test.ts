@@ -1,5 +1,6 @@
 import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type KmsServer, startHangingServer, startKmsServer } from '../../dev/local/kms';
 import { parseConfig } from '../../lambda/config/load';
 import type { ConfigInput } from '../../lambda/config/schema';
 import { authorize } from '../../lambda/vending/policy';
@@ -8,7 +9,6 @@ import { type EmulatorFixture, emulatorFixture } from '../support/emulator';
 import { ROLE_ARN } from '../support/events';
 import { type Fleet, startFleet } from '../support/fleet';
 import type { VendResult } from '../support/fleet-worker';
-import { type KmsServer, startHangingServer, startKmsServer } from '../support/kms-server';
 import { CACHE_TABLE, type Dynalite, startDynalite } from '../support/shared-cache';
 
 /**

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SnowflakeEmulatorOptions } from '../../dev/emulator/server';
+import type { AuditSink } from '../../lambda/audit/audit-log';
 import type { ConfigInput } from '../../lambda/config/schema';
 import type { SqlApiClient } from '../../lambda/snowflake/sql-api';
 import { fixtureKeyPair } from './keys';
@@ -83,6 +84,7 @@ export async function patHarness(
     revocations?: boolean;
     /** The lease table's client (default: dynalite's). */
     dynamodb?: (dynalite: Dynalite) => DynamoDBClient;
+    auditSink?: AuditSink;
   } = {},
 ): Promise<PatHarness> {
   const dynalite = await startDynalite();
@@ -99,6 +101,7 @@ export async function patHarness(
   const adminKey = fixtureKeyPair('sf-admin');
   const h = await vendingHarness({
     ...(options.now ? { now: options.now } : {}),
+    ...(options.auditSink ? { auditSink: options.auditSink } : {}),
     ...(options.emulator ? { emulator: options.emulator } : {}),
     config: (c) => {
       c.patTargets = {

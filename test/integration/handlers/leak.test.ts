@@ -1,9 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../../lambda/audit/audit-log';
+import { createPatSweeperHandler } from '../../../lambda/handlers/pat-sweeper';
 import { ALICE, lambdaContext, ROLE_SESSION, restEvent } from '../../support/events';
-import { type VendingHarness, vendingHarness } from '../../support/vending';
+import { PAT_ENV, PAT_ROLE, PAT_USER, type PatHarness, patHarness } from '../../support/pat';
 
 /**
  * Runs the vending scenarios with every byte written to stdout/stderr (Powertools Logger audit lines,
@@ -14,7 +17,7 @@ describe('no secret reaches a log line or an error body', () => {
   const captured: string[] = [];
   const bodies: string[] = [];
   const tokens: string[] = [];
-  let h: VendingHarness;
+  let h: PatHarness;
   let restore: () => void;
 
   beforeAll(async () => {
@@ -36,9 +39,10 @@ describe('no secret reaches a log line or an error body', () => {
         console[m] = originals[i]!;
       });
     };
-    h = await vendingHarness({
+    h = await patHarness({
       auditSink: new Logger({ serviceName: 'token-vendor-leak-test', logLevel: 'DEBUG' }),
     });
+    await h.allowLoopback();
   });
   afterAll(async () => {
     restore();
@@ -93,12 +97,41 @@ describe('no secret reaches a log line or an error body', () => {
     bodies.push(
       JSON.stringify({ name: (directFailure as Error).name, message: (directFailure as Error).message }),
     );
+    // PATs: leased, handed again, sealed for Step Functions, refused at the cap and for a missing policy,
+    // removed by the sweeper (its audit lines and EMF metrics through the same Logger and stdout)
+    await http('/v1/tokens/pat', { target: 'tableau', role: PAT_ROLE });
+    await http('/v1/tokens/pat', { target: 'tableau', role: PAT_ROLE });
+    bodies.push(
+      JSON.stringify(
+        await h.sealedDirect({ tokenType: 'pat', target: 'tableau', role: PAT_ROLE }, lambdaContext()),
+      ),
+    );
+    await h.adminRun(
+      Array.from(
+        { length: 13 },
+        (_, i) => `ALTER USER ${PAT_USER} ADD PAT LEAK${i} ROLE_RESTRICTION = '${PAT_ROLE}'`,
+      ),
+    );
+    await http('/v1/tokens/pat', { target: 'tableau', role: PAT_ROLE }, ALICE);
+    await h.adminRun([`ALTER USER ${PAT_USER} UNSET NETWORK_POLICY`]);
+    await http('/v1/tokens/pat', { target: 'tableau', role: PAT_ROLE, lifetimeSeconds: 300 }, ALICE);
+    await createPatSweeperHandler({
+      runtime: () => h.runtime,
+      audit: new AuditLog(new Logger({ serviceName: 'token-vendor-leak-test', logLevel: 'DEBUG' })),
+      metrics: new Metrics({ namespace: 'TokenVendorTest', serviceName: 'token-vendor' }),
+      now: () => Date.now() + 2 * 86_400_000, // every lease has ended, every token is Snowflake-expired
+      env: PAT_ENV(),
+    })({}, lambdaContext(60_000));
+    // Every PAT secret Snowflake ever made here, the vendor's and the hand-made ones
+    tokens.push(...h.emulator.patsOf(PAT_USER).map((p) => p.secret));
 
     // Assess
     const logs = captured.join('');
     expect(logs).toContain('"event":"token.issued"'); // the audit lines were captured
     expect(logs).toContain('"event":"token.denied"');
     expect(logs).toContain('"event":"token.failed"');
+    expect(logs).toContain('"event":"pat.removed"');
+    expect(logs).toContain('"errorCode":"PAT_LIMIT"');
     // …and the EMF metrics Powertools emits for them
     const emf = logs
       .split('\n')

@@ -1,11 +1,11 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHangingServer } from '../../../dev/local/kms';
 import { AWS_CLIENT_DEFAULTS } from '../../../lambda/aws/sdk';
 import { KmsSigner } from '../../../lambda/keys/kms-signer';
 import { SecretsManagerSigner } from '../../../lambda/keys/secrets-manager-signer';
 import { publicError } from '../../../lambda/vending/public-error';
-import { startHangingServer } from '../../support/kms-server';
 
 /**
  * An AWS endpoint that accepts connections and never answers, reached by the real SDK clients with the

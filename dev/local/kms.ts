@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
- * A KMS stand-in on 127.0.0.1 that speaks KMS's own wire protocol (JSON 1.1, `X-Amz-Target:
+ * A KMS stand-in on 127.0.0.1 (the local stack's key for PAT leases, and the tests' KMS over HTTP) that
+ * speaks KMS's own wire protocol (JSON 1.1, `X-Amz-Target:
  * TrentService.*`), so the real `KMSClient` — its HTTP handler, its timeouts, its retries — talks to it
  * over a socket. GenerateDataKey and Decrypt use real cryptography: a data key is wrapped under the
  * server's master key with the encryption context as associated data, so Decrypt under another context

@@ -210,10 +210,11 @@ export class PatLeaseStore {
               until: { N: String(until) },
               ttl: { N: String(Math.ceil(until / 1000) + 3600) },
             },
+            // Free, lapsed, or not a claim at all (an `until` of another type, written by someone else): take it.
             ConditionExpression:
-              'attribute_not_exists(principal) OR #until < :now OR attribute_type(#until, :notNumber)',
+              'attribute_not_exists(principal) OR NOT attribute_type(#until, :number) OR #until < :now',
             ExpressionAttributeNames: { '#until': 'until' },
-            ExpressionAttributeValues: { ':now': { N: String(this.#now()) }, ':notNumber': { S: 'N' } },
+            ExpressionAttributeValues: { ':now': { N: String(this.#now()) }, ':number': { S: 'N' } },
           }),
           { abortSignal },
         ),

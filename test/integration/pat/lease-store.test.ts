@@ -122,14 +122,12 @@ describe('PAT lease store', () => {
     expect(all.map((l) => l.tokenId)).toEqual(['tid_abc']);
     await store().forget('demo', 'BI_SVC', lease.name, lease);
     expect(await store().leasesOf(holder, 'x', 'R')).toEqual([]);
-    const index = await dynalite
-      .client()
-      .send(
-        new GetItemCommand({
-          TableName: LEASE_TABLE,
-          Key: { principal: { S: 'pat-user:demo/BI_SVC' }, tokenId: { S: lease.name } },
-        }),
-      );
+    const index = await dynalite.client().send(
+      new GetItemCommand({
+        TableName: LEASE_TABLE,
+        Key: { principal: { S: 'pat-user:demo/BI_SVC' }, tokenId: { S: lease.name } },
+      }),
+    );
     expect(index.Item).toBeUndefined();
   });
 });

@@ -29,7 +29,7 @@ export async function cachedVendBench(): Promise<{ ratio: number; pass: boolean 
     postgresInstances: [{ name: 'reporting_server', ownerRole: 'TOKEN_VENDOR' }],
   });
   const principal = 'arn:aws:iam::111122223333:role/reporting-api';
-  const runtime = createRuntime({
+  const runtime = await createRuntime({
     config: parseConfig({
       connections: {
         demo: {

@@ -83,8 +83,8 @@ export async function revocationBench(): Promise<{ ratio: number; pass: boolean 
       return { Items: items };
     },
   } as unknown as DynamoDBClient;
-  const handlerOf = (withList: boolean) => {
-    const runtime = createRuntime({
+  const handlerOf = async (withList: boolean) => {
+    const runtime = await createRuntime({
       config: parseConfig(config),
       ...(withList
         ? { env: { TOKEN_VENDOR_REVOCATION_TABLE: 'bench-revocations' }, revocationsDynamodb: () => inMemory }
@@ -97,8 +97,8 @@ export async function revocationBench(): Promise<{ ratio: number; pass: boolean 
       metrics: new Metrics({ namespace: 'TokenVendor', serviceName: 'token-vendor' }),
     });
   };
-  const without = handlerOf(false);
-  const withList = handlerOf(true);
+  const without = await handlerOf(false);
+  const withList = await handlerOf(true);
   const event = {
     resource: ROUTES.postgres.path,
     path: ROUTES.postgres.path,

@@ -1,12 +1,12 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadDynamoDb } from '../lambda/aws/sdk';
+import { revocationPrincipal } from '../lambda/vending/principal';
 import {
   cleanReason,
   entryFromItem,
   type Revocation,
   type RevocationScope,
   revocationKey,
-  revocationPrincipal,
   targetKeyOf,
 } from '../lambda/vending/revocations';
 import { UsageError } from './errors';

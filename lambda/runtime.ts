@@ -10,21 +10,17 @@ import { AWS_CLIENT_DEFAULTS, loadDynamoDb, loadKms, loadSecretsManager, loadSts
 import { readConfigText } from './config/deployed';
 import { ConfigError } from './config/errors';
 import type { Config, WorkloadIdentity } from './config/schema';
-import { createSigner, type SignerClients } from './keys/create-signer';
+import { loadSigners, type SignerClients } from './keys/create-signer';
 import type { Signer } from './keys/signer';
-import { oauthTokenSource } from './oauth/token-source';
+import type { OAuthTokenSource } from './oauth/access-token';
 import type { PatIssuer } from './pat/issuer';
 import type { PatLeaseStore } from './pat/lease-store';
 import { defaultSqlApiBaseUrl } from './snowflake/account';
 import { SqlApiClient, type SqlApiRetryPolicy, type SqlApiSettings } from './snowflake/sql-api';
-import {
-  type GetWebIdentityToken,
-  WorkloadIdentityAuthenticator,
-  WorkloadIdentityError,
-} from './snowflake/workload-identity';
-import { LeaseRecorder } from './vending/leases';
-import { Revocations, readRevocationTable } from './vending/revocations';
-import { type SharedCacheLimits, SharedTokenCache } from './vending/shared-cache';
+import type { GetWebIdentityToken } from './snowflake/workload-identity';
+import type { LeaseRecorder } from './vending/leases';
+import type { Revocations } from './vending/revocations';
+import type { SharedCacheLimits, SharedTokenCache } from './vending/shared-cache';
 import { type SnowflakeConnection, TokenVendor } from './vending/vendor';
 import { warmFetch } from './warm';
 
@@ -73,7 +69,8 @@ export interface Runtime {
   };
   /**
    * Do at init what the first request would otherwise do: build every connection, load and construct
-   * the AWS SDK clients the config uses, warm the fetch engine. Never reads a secret or calls AWS.
+   * the AWS SDK clients the config uses, warm the fetch engine, read the revocation list, load the PAT
+   * modules. Never reads a secret; the list's read is its only AWS call.
    */
   prepare(): Promise<void>;
 }
@@ -100,15 +97,32 @@ function lazyRetrying<T>(make: () => Promise<T>): () => Promise<T> {
 
 /**
  * The composition root: config → signers → SQL API clients → OAuth source → vendor. Nothing here
- * touches the network; the first request does.
+ * touches the network; the first request does. What only some configs use (keyless sign-in, the shared
+ * cache, the revocation list, leases, PATs) is loaded here or on first use, and only when the config
+ * uses it: a function pays no cold-start time for a feature it is not configured with.
  *
  * @example
  * ```ts
- * const runtime = createRuntime({ config, secretsManager: () => new SecretsManagerClient({}) });
+ * const runtime = await createRuntime({ config, secretsManager: () => new SecretsManagerClient({}) });
  * ```
  */
-export function createRuntime(options: RuntimeOptions): Runtime {
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config } = options;
+  const keyless = Object.values(config.connections).some((c) => c.workloadIdentity);
+  const listTable = revocationTableOf(config, options, 'TOKEN_VENDOR_REVOCATION_TABLE');
+  const keySources = [
+    ...Object.values(config.connections).flatMap((c) => (c.key ? [c.key] : [])),
+    ...Object.values(config.oauthIntegrations).flatMap((i) => (i.assertion ? [i.assertion.key] : [])),
+  ];
+  const [createSigner, oauthModule, workloadIdentity, revocationsModule, leasesModule, sharedCacheModule] =
+    await Promise.all([
+      loadSigners(keySources),
+      Object.keys(config.oauthIntegrations).length > 0 ? import('./oauth/token-source') : undefined,
+      keyless ? import('./snowflake/workload-identity') : undefined,
+      listTable ? import('./vending/revocations') : undefined,
+      leaseTableOf(config, options) ? import('./vending/leases') : undefined,
+      config.cache.shared ? import('./vending/shared-cache') : undefined,
+    ]);
   const secretsManager =
     options.secretsManager ??
     lazy(async () => new (await loadSecretsManager()).SecretsManagerClient({ ...AWS_CLIENT_DEFAULTS }));
@@ -141,7 +155,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ]);
       // The Lambda runtime provides the AWS SDK; one older than GetWebIdentityToken (late 2025) cannot sign in.
       if (typeof GetWebIdentityTokenCommand !== 'function') {
-        throw new WorkloadIdentityError(
+        throw new workloadIdentity!.WorkloadIdentityError(
           'WIF_REQUEST_INVALID',
           "This runtime's @aws-sdk/client-sts has no GetWebIdentityToken; use a newer Lambda runtime or bundle the SDK.",
         );
@@ -187,7 +201,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     if (!runtime) {
       const settings = settingsOf(name);
       if (settings.workloadIdentity) {
-        const authenticator = new WorkloadIdentityAuthenticator({
+        const authenticator = new workloadIdentity!.WorkloadIdentityAuthenticator({
           getWebIdentityToken: webIdentityToken(settings.workloadIdentity),
           lifetimeSeconds: settings.workloadIdentity.tokenLifetimeSeconds,
           now: options.now,
@@ -204,31 +218,36 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return runtime;
   };
 
-  const oauth = oauthTokenSource(config, {
-    secretsManager,
-    env: options.env,
-    fetch: options.fetch,
-    now: options.now,
-    assertionSigner: (name) => {
-      let signer = assertionSigners.get(name);
-      if (!signer) {
-        const assertion = config.oauthIntegrations[name]?.assertion;
-        if (!assertion) throw new ConfigError(`Integration "${name}" has no assertion key.`);
-        signer = createSigner(assertion.key, clients);
-        assertionSigners.set(name, signer);
-      }
-      return signer;
-    },
-  });
+  const oauth: OAuthTokenSource = oauthModule
+    ? oauthModule.oauthTokenSource(config, {
+        secretsManager,
+        env: options.env,
+        fetch: options.fetch,
+        now: options.now,
+        assertionSigner: (name) => {
+          let signer = assertionSigners.get(name);
+          if (!signer) {
+            const assertion = config.oauthIntegrations[name]?.assertion;
+            if (!assertion) throw new ConfigError(`Integration "${name}" has no assertion key.`);
+            signer = createSigner(assertion.key, clients);
+            assertionSigners.set(name, signer);
+          }
+          return signer;
+        },
+      })
+    : async (name) => {
+        throw new ConfigError(`No OAuth integration named "${name}".`);
+      };
 
-  const listTable = revocationTableOf(config, options, 'TOKEN_VENDOR_REVOCATION_TABLE');
   // The rotate-key function writes rekey entries but never reads the list (the stack sets this instead).
   const rekeyTable = listTable ?? revocationTableOf(config, options, 'TOKEN_VENDOR_REKEY_TABLE');
-  const revocations = revocationList(config, options, listTable, (name, loadedBefore) => {
-    // A key read before the rekey may be the one rotate-now is about to remove from Snowflake.
-    if (Object.hasOwn(config.connections, name)) connection(name).signer?.refresh({ loadedBefore });
-  });
-  const leases = leaseRecorder(config, options);
+  const revocations = revocationsModule
+    ? revocationList(revocationsModule, config, options, listTable, (name, loadedBefore) => {
+        // A key read before the rekey may be the one rotate-now is about to remove from Snowflake.
+        if (Object.hasOwn(config.connections, name)) connection(name).signer?.refresh({ loadedBefore });
+      })
+    : undefined;
+  const leases = leasesModule ? leaseRecorder(leasesModule, config, options) : undefined;
   const patLeases = patLeaseStore(config, options, kms);
   const patIssuer: (() => Promise<PatIssuer>) | undefined = patLeases
     ? lazyRetrying(async () => {
@@ -248,14 +267,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     : undefined;
   const prepare = async (): Promise<void> => {
     const connectionSettings = Object.values(config.connections);
-    const keys = [
-      ...connectionSettings.flatMap((c) => (c.key ? [c.key] : [])),
-      ...Object.values(config.oauthIntegrations).flatMap((i) => (i.assertion ? [i.assertion.key] : [])),
-    ];
     const secretsUsed =
-      keys.some((k) => 'secretsManager' in k) ||
+      keySources.some((k) => 'secretsManager' in k) ||
       Object.values(config.oauthIntegrations).some((i) => i.clientSecret?.secretsManager);
-    const kmsUsed = keys.some((k) => 'kms' in k) || config.cache.shared !== undefined;
+    const kmsUsed = keySources.some((k) => 'kms' in k) || config.cache.shared !== undefined;
     const stsRegions = [
       ...new Set(connectionSettings.flatMap((c) => (c.workloadIdentity ? [c.workloadIdentity.region] : []))),
     ];
@@ -267,8 +282,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ...(config.cache.shared || revocations ? [loadDynamoDb()] : []),
     ]);
     for (const name of Object.keys(config.connections)) connection(name);
-    // The first read of the revocation list, at init: the first vend need not wait for it.
-    await revocations?.current().catch(() => {});
+    await Promise.all([
+      // The first read of the revocation list, at init: the first vend need not wait for it.
+      revocations?.current().catch(() => {}),
+      // The PAT modules and lease store (no AWS call); a missing table or key is the first PAT request's to report.
+      patIssuer?.().catch(() => {}),
+    ]);
   };
 
   return {
@@ -285,7 +304,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       connection,
       oauth,
       now: options.now,
-      ...(config.cache.shared ? { shared: sharedCache(config, options, kms) } : {}),
+      ...(sharedCacheModule ? { shared: sharedCache(sharedCacheModule, config, options, kms) } : {}),
       ...(revocations ? { revocations } : {}),
       ...(leases ? { leases } : {}),
       ...(patIssuer ? { pat: patIssuer } : {}),
@@ -345,13 +364,22 @@ function listClient(
   );
 }
 
-/** Leases, when the config turns them on and names a table (`TOKEN_VENDOR_LEASE_TABLE`, set by the stack). */
-function leaseRecorder(config: Config, options: RuntimeOptions): LeaseRecorder | undefined {
+/** The lease table, when the config turns leases on and names one (`TOKEN_VENDOR_LEASE_TABLE`, set by the stack). */
+function leaseTableOf(config: Config, options: RuntimeOptions): string | undefined {
   const settings = config.leases;
   const env = options.env ?? process.env;
   const tableName = env.TOKEN_VENDOR_LEASE_TABLE || settings.dynamodb.tableName;
-  if (!settings.enabled || !tableName) return undefined;
-  const client = listClient(options, settings.dynamodb.region);
+  return settings.enabled && tableName ? tableName : undefined;
+}
+
+/** Leases, when the config turns them on and names a table. */
+function leaseRecorder(
+  { LeaseRecorder }: typeof import('./vending/leases'),
+  config: Config,
+  options: RuntimeOptions,
+): LeaseRecorder {
+  const tableName = leaseTableOf(config, options)!;
+  const client = listClient(options, config.leases.dynamodb.region);
   return new LeaseRecorder({
     client,
     tableName,
@@ -377,13 +405,13 @@ function revocationTableOf(
 }
 
 function revocationList(
+  { Revocations, readRevocationTable }: typeof import('./vending/revocations'),
   config: Config,
   options: RuntimeOptions,
   table: ReturnType<typeof revocationTableOf>,
   onRekey: (connection: string, loadedBefore: number) => void,
-): Revocations | undefined {
-  if (!table) return undefined;
-  const { tableName, client } = table;
+): Revocations {
+  const { tableName, client } = table!;
   const settings = config.revocations;
   return new Revocations({
     config,
@@ -401,6 +429,7 @@ function revocationList(
  * entries from `TOKEN_VENDOR_CACHE_NAMESPACE` (the stack's id and the construct's address).
  */
 function sharedCache(
+  { SharedTokenCache }: typeof import('./vending/shared-cache'),
   config: Config,
   options: RuntimeOptions,
   kms: () => KMSClient | Promise<KMSClient>,

@@ -1,7 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AWS_CLIENT_DEFAULTS, loadDynamoDb, loadSts } from '../../lambda/aws/sdk';
 import { type Lease, readLeases } from '../../lambda/vending/leases';
-import { revocationPrincipal, targetKeyOf } from '../../lambda/vending/revocations';
+import { revocationPrincipal } from '../../lambda/vending/principal';
+import { targetKeyOf } from '../../lambda/vending/revocations';
 import { parseCommand } from '../args';
 import { UsageError } from '../errors';
 import type { CliIo } from '../io';

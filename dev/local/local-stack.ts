@@ -315,7 +315,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const pats = Object.keys(config.patTargets).length > 0 && table !== undefined;
   let kms: KmsServer | undefined;
   if (pats) kms = await startKmsServer();
-  const runtime = createRuntime({
+  const runtime = await createRuntime({
     config,
     ...(sts && vendorCredential ? { sts: localStsClient(sts.url, region, vendorCredential) } : {}),
     ...(options.now ? { now: options.now } : {}),

@@ -1,9 +1,6 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { KeySource } from '../config/schema';
-import { FileSigner } from './file-signer';
-import { KmsSigner } from './kms-signer';
-import { SecretsManagerSigner } from './secrets-manager-signer';
 import type { Signer } from './signer';
 
 /** AWS clients are created on first use, so a connection that never signs costs nothing at cold start. */
@@ -15,27 +12,52 @@ export interface SignerClients {
   readonly now?: () => number;
 }
 
+/** Makes the {@link Signer} of a key source, synchronously, once its module is loaded. */
+export type CreateSigner = (source: KeySource, clients: SignerClients) => Signer;
+
 /**
- * The {@link Signer} for a configured key source.
+ * Load the signers of the key sources a config names (a Secrets Manager secret, a KMS key, a file),
+ * and only those: a function whose keys are all in Secrets Manager never loads the KMS signer. The
+ * factory it returns makes a signer for any of `sources`; for a kind of source not among them it throws.
  *
  * @example
  * ```ts
- * const signer = createSigner(config.connections.demo.key, { secretsManager: () => sm, kms: () => kms });
+ * const createSigner = await loadSigners([config.connections.demo.key!]);
+ * const signer = createSigner(config.connections.demo.key!, { secretsManager: () => sm, kms: () => kms });
  * ```
  */
-export function createSigner(source: KeySource, clients: SignerClients): Signer {
-  const now = clients.now;
-  if ('secretsManager' in source) {
-    const { secretId, cacheTtlSeconds } = source.secretsManager;
-    return new SecretsManagerSigner({
-      client: clients.secretsManager,
-      secretId,
-      cacheTtlMs: cacheTtlSeconds * 1000,
-      now,
-    });
-  }
-  if ('kms' in source) return new KmsSigner({ client: clients.kms, keyId: source.kms.keyId, now });
-  const env = clients.env ?? process.env;
-  const passphrase = source.file.passphraseEnv ? env[source.file.passphraseEnv] : undefined;
-  return new FileSigner({ path: source.file.path, passphrase, now });
+export async function loadSigners(sources: Iterable<KeySource>): Promise<CreateSigner> {
+  const kinds = new Set([...sources].map(kindOf));
+  const [secretsManager, kms, file] = await Promise.all([
+    kinds.has('secretsManager') ? import('./secrets-manager-signer') : undefined,
+    kinds.has('kms') ? import('./kms-signer') : undefined,
+    kinds.has('file') ? import('./file-signer') : undefined,
+  ]);
+  return (source, clients) => {
+    const now = clients.now;
+    const unloaded = () =>
+      new Error(`The ${kindOf(source)} signer was not loaded: pass the source to loadSigners.`);
+    if ('secretsManager' in source) {
+      if (!secretsManager) throw unloaded();
+      const { secretId, cacheTtlSeconds } = source.secretsManager;
+      return new secretsManager.SecretsManagerSigner({
+        client: clients.secretsManager,
+        secretId,
+        cacheTtlMs: cacheTtlSeconds * 1000,
+        now,
+      });
+    }
+    if ('kms' in source) {
+      if (!kms) throw unloaded();
+      return new kms.KmsSigner({ client: clients.kms, keyId: source.kms.keyId, now });
+    }
+    if (!file) throw unloaded();
+    const env = clients.env ?? process.env;
+    const passphrase = source.file.passphraseEnv ? env[source.file.passphraseEnv] : undefined;
+    return new file.FileSigner({ path: source.file.path, passphrase, now });
+  };
+}
+
+function kindOf(source: KeySource): 'secretsManager' | 'kms' | 'file' {
+  return 'secretsManager' in source ? 'secretsManager' : 'kms' in source ? 'kms' : 'file';
 }

@@ -1,5 +1,6 @@
 import { SingleFlight } from '../single-flight';
-import type { Codec, SharedOutcome, SharedTokenCache } from './shared-cache';
+import type { Codec } from './codec';
+import type { SharedOutcome, SharedTokenCache } from './shared-cache';
 
 /**
  * Where a vended token came from: this container's cache (`hit`), the fleet's (`shared-hit`), a call

@@ -1,8 +1,9 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadDynamoDb } from '../aws/sdk';
 import type { AuthorizedTarget } from './policy';
+import { revocationPrincipal } from './principal';
 import type { Caller } from './request';
-import { attributesOf, keysOf, revocationPrincipal } from './revocations';
+import { attributesOf, keysOf } from './revocations';
 
 /**
  * Leases: who holds which live token (config `leases`, opt-in). One item per principal and token id

@@ -9,9 +9,8 @@ import type {
   Targets,
 } from '../config/schema';
 import { InvalidRequestError, NotAuthorizedError } from './errors';
-import { parsedGrant, parsePrincipal, principalMatches } from './principal';
+import { parsedGrant, parsePrincipal, principalMatches, revocationPrincipal } from './principal';
 import type { Caller, VendRequest } from './request';
-import { revocationPrincipal } from './revocations';
 
 /** A request the policy allowed, resolved against the config. */
 export type AuthorizedTarget = (

@@ -96,3 +96,14 @@ export function principalMatches(caller: Principal | undefined, grant: Principal
   if (caller.kind === 'assumed-role') return grant.kind === 'role';
   return caller.kind === grant.kind && caller.path === grant.path;
 }
+
+/**
+ * The principal an entry or a caller stands for: `arn:<partition>:iam::<account>:role/<name>` (or
+ * `user/<name>`), lower case. An assumed-role session stands for its role. Anything else: undefined.
+ */
+export function revocationPrincipal(arn: string): string | undefined {
+  const p = parsePrincipal(arn);
+  if (!p) return undefined;
+  const kind = p.kind === 'user' ? 'user' : 'role';
+  return `arn:${p.partition}:iam::${p.account}:${kind}/${p.name}`.toLowerCase();
+}

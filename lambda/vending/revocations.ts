@@ -4,7 +4,7 @@ import { instanceKey } from '../config/instance-key';
 import type { Config, Targets } from '../config/schema';
 import { TokenVendorError } from '../errors';
 import type { AuthorizedTarget } from './policy';
-import { parsedGrant, parsePrincipal } from './principal';
+import { parsedGrant, revocationPrincipal } from './principal';
 import type { Caller } from './request';
 
 /**
@@ -78,17 +78,6 @@ export class RevocationListUnavailableError extends TokenVendorError {
       options,
     );
   }
-}
-
-/**
- * The principal an entry or a caller stands for: `arn:<partition>:iam::<account>:role/<name>` (or
- * `user/<name>`), lower case. An assumed-role session stands for its role. Anything else: undefined.
- */
-export function revocationPrincipal(arn: string): string | undefined {
-  const p = parsePrincipal(arn);
-  if (!p) return undefined;
-  const kind = p.kind === 'user' ? 'user' : 'role';
-  return `arn:${p.partition}:iam::${p.account}:${kind}/${p.name}`.toLowerCase();
 }
 
 /**

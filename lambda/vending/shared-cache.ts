@@ -5,16 +5,11 @@ import { type EncryptionContext, openWithDataKey, sealWithDataKey } from '../api
 import { loadDynamoDb, loadKms } from '../aws/sdk';
 import { DeadlineExceededError } from '../single-flight';
 import { CONTEXT_KEY, KEY_REF_CONTEXT, type PeriodKeyStore, PeriodKeys } from './cache-keys';
+import type { Codec } from './codec';
 import { envelopeToken } from './envelope';
 
 /** How the shared level answered: a token another container minted, one this caller minted, or none. */
 export type SharedOutcome = 'shared-hit' | 'miss' | 'local-fallback';
-
-/** Turns a cached value into text and back (dates included). */
-export interface Codec<T> {
-  encode(value: T): string;
-  decode(text: string): T;
-}
 
 export interface SharedTokenCacheOptions {
   readonly dynamodb: () => DynamoDBClient | Promise<DynamoDBClient>;
@@ -592,28 +587,4 @@ export class SharedTokenCache {
  */
 export function sharedCacheKey(namespace: string, key: string): string {
   return createHash('sha256').update(`${namespace}\u0000${key}`).digest('hex');
-}
-
-/**
- * JSON with `Date` values kept as dates: cached tokens carry `issuedAt`, `expiresAt` and `refreshAt`.
- *
- * @example
- * ```ts
- * const codec = jsonCodec<Minted<PostgresAccessToken>>();
- * ```
- */
-export function jsonCodec<T>(): Codec<T> {
-  return {
-    encode: (value) =>
-      JSON.stringify(value, function (this: Record<string, unknown>, key, v) {
-        const raw = this[key];
-        return raw instanceof Date ? { $date: raw.getTime() } : v;
-      }),
-    decode: (text) =>
-      JSON.parse(text, (_key, v) =>
-        v && typeof v === 'object' && Object.keys(v).length === 1 && typeof v.$date === 'number'
-          ? new Date(v.$date)
-          : v,
-      ) as T,
-  };
 }

@@ -19,11 +19,12 @@ import type { SqlApiClient } from '../snowflake/sql-api';
 import type { TokenLifetime } from '../ttl';
 import { tokenLifetime } from '../ttl';
 import { type CacheOutcome, TokenCache } from './cache';
+import { type Codec, jsonCodec } from './codec';
 import type { LeaseRecorder } from './leases';
 import { type AuthorizedTarget, authorize } from './policy';
 import type { Caller, VendRequest } from './request';
 import type { Revocations } from './revocations';
-import { type Codec, jsonCodec, type SharedTokenCache } from './shared-cache';
+import type { SharedTokenCache } from './shared-cache';
 
 /** The SQL API client and signer of one configured Snowflake connection. */
 export interface SnowflakeConnection {

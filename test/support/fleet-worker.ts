@@ -170,7 +170,7 @@ process.on('message', async (message: VendMessage | CountsMessage) => {
     return;
   }
   if (message.type !== 'vend') return;
-  const runtime = runtimes[message.mode];
+  const runtime = await runtimes[message.mode];
   if (!runtime) throw new Error(`mode ${message.mode} needs the fleet's hostile setup`);
   const vendOne = (username: string) => {
     const counts = { dynamoCalls: 0 };

@@ -33,7 +33,7 @@ const kms = new KMSClient({
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 });
 const dynamodb = dynamoClient(setup.dynamoEndpoint);
-const runtime = createRuntime({
+const runtime = await createRuntime({
   config: parseConfig(setup.config),
   kms: () => kms,
   dynamodb: () => dynamodb,

@@ -195,7 +195,7 @@ export async function vendingHarness(
   };
   options.config?.(input);
   const config = parseConfig(input);
-  const runtime = createRuntime({
+  const runtime = await createRuntime({
     config,
     secretsManager: () => smClient,
     kms: () => kmsClient,

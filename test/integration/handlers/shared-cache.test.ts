@@ -4,7 +4,7 @@ import { GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lambda/config/load';
 import { cacheEntriesFor } from '../../../lambda/config/policy';
-import { createRuntime } from '../../../lambda/runtime';
+import { createRuntime, type Runtime } from '../../../lambda/runtime';
 import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../../support/emulator';
 import { ROLE_ARN } from '../../support/events';
 import {
@@ -57,7 +57,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
       retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2 },
     });
   };
-  const vend = (rt: ReturnType<typeof container>) =>
+  const vend = (rt: Runtime) =>
     rt.vendor.vend(
       { kind: 'http', principalArn: ROLE_ARN },
       { tokenType: 'postgres', instance: 'reporting_server', username: 'reporting_user' },
@@ -68,8 +68,8 @@ describe('shared token cache (DynamoDB + KMS)', () => {
   it('a second container is served the first one’s token from the table: one mint, then shared-hit, then hit', async () => {
     kms = fakeKms(MASTER);
     const before = mints();
-    const a = container();
-    const b = container();
+    const a = await container();
+    const b = await container();
     const first = await vend(a);
     const second = await vend(b);
     const third = await vend(b);
@@ -81,7 +81,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
 
   it('stores only a sealed token: no token, target name or user in the table, and a TTL attribute', async () => {
     kms = fakeKms(MASTER);
-    const { response } = await vend(container());
+    const { response } = await vend(await container());
     const { Items } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));
     const table = JSON.stringify(Items);
     expect(table).not.toContain(response.token);
@@ -95,7 +95,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
 
   it('treats an entry that does not open as absent and replaces it: another key, a data key of another entry, or an altered token', async () => {
     kms = fakeKms(MASTER);
-    await vend(container());
+    await vend(await container());
     const { Items } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));
     const victim = Items!.find((item) => item.sealed)!;
     expect(victim.keyRef?.S).toMatch(/^\d+\.[0-9a-f-]{36}$/); // sealed under the hour's period key
@@ -126,12 +126,12 @@ describe('shared token cache (DynamoDB + KMS)', () => {
     for (const item of hostile) {
       await db.client().send(new PutItemCommand({ TableName: CACHE_TABLE, Item: item }));
       const before = mints();
-      const outcome = await vend(container());
+      const outcome = await vend(await container());
       expect(outcome.audit.cache).toBe('miss');
       expect(fx.emulator.validatePostgresToken(outcome.response.token)).toBeDefined();
       expect(mints() - before).toBe(1);
       // …and the fresh entry replaced the bad one: the next container is served from it
-      expect((await vend(container())).audit.cache).toBe('shared-hit');
+      expect((await vend(await container())).audit.cache).toBe('shared-hit');
     }
   });
 
@@ -148,7 +148,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
         kms: kms.client,
         dynamodb: () => db.client(),
       });
-    const first = await vend(strict());
+    const first = await vend(await strict());
     await new Promise((resolve) => setTimeout(resolve, 1200));
     // Someone with write access to the table (but not to the key) makes the entry look fresh for an hour
     const { Items } = await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }));
@@ -161,7 +161,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
       );
     }
     const before = mints();
-    const second = await vend(strict());
+    const second = await vend(await strict());
     // The token inside the seal decides: it had not enough life left, so a fresh one was minted
     expect(second.audit.cache).toBe('miss');
     expect(second.response.token).not.toBe(first.response.token);
@@ -171,13 +171,13 @@ describe('shared token cache (DynamoDB + KMS)', () => {
   it('never fails a vend when KMS or DynamoDB is down: it mints locally and says local-fallback', async () => {
     kms = fakeKms(MASTER);
     kms.down();
-    const rt = container();
+    const rt = await container();
     const before = mints();
     const outcome = await vend(rt);
     expect(outcome.audit.cache).toBe('local-fallback');
     expect(fx.emulator.validatePostgresToken(outcome.response.token)).toBeDefined();
     kms.down(false);
-    const unreachable = container({ dynamodb: () => dynamoClient('http://127.0.0.1:9') });
+    const unreachable = await container({ dynamodb: () => dynamoClient('http://127.0.0.1:9') });
     const again = await vend(unreachable);
     expect(again.audit.cache).toBe('local-fallback');
     expect(mints() - before).toBe(2);
@@ -186,7 +186,7 @@ describe('shared token cache (DynamoDB + KMS)', () => {
   it('a lease of a container that died lapses: the next caller takes it over and mints', async () => {
     kms = fakeKms(MASTER);
     // A lease left behind by a dead container, still valid for 600 ms
-    const rt = container({ leaseSeconds: 1 });
+    const rt = await container({ leaseSeconds: 1 });
     // The entries (not the hour's period key item, which is no lease's)
     const Items = (await db.client().send(new ScanCommand({ TableName: CACHE_TABLE }))).Items?.filter(
       (item) => item.sealed,

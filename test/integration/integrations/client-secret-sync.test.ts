@@ -43,7 +43,7 @@ describe('OAuth client secret sync with the Snowflake security integration', () 
   afterEach(() => sm?.stub.restore());
   afterAll(() => fx.emulator.close());
 
-  const setup = () => {
+  const setup = async () => {
     sm = new FakeSecretsManager();
     sm.create(SECRET_ID, JSON.stringify({ clientSecret: OLD }));
     const config = parseConfig({
@@ -62,7 +62,7 @@ describe('OAuth client secret sync with the Snowflake security integration', () 
       // Every vend goes to the token endpoint: the test shows the secret in use works throughout.
       cache: { enabled: false },
     });
-    const runtime = createRuntime({ config, secretsManager: () => sm.client });
+    const runtime = await createRuntime({ config, secretsManager: () => sm.client });
     const records: AuditRecord[] = [];
     const logged: string[] = [];
     const handler = createRotateKeyHandler({
@@ -105,7 +105,7 @@ describe('OAuth client secret sync with the Snowflake security integration', () 
   ])(
     'a staged secret with %s reaches Snowflake exactly and never a log; vending never stops',
     async (_name, next) => {
-      const { rotate, stage, vend, records, logged } = setup();
+      const { rotate, stage, vend, records, logged } = await setup();
       // The provider has issued the new secret and accepts both while the rotation runs
       fx.emulator.oauthClients.set('vendor-client', {
         clientId: 'vendor-client',
@@ -158,7 +158,7 @@ describe('OAuth client secret sync with the Snowflake security integration', () 
   );
 
   it('refuses to rotate without a staged secret, or with the current one, and changes nothing', async () => {
-    const { handler, stage } = setup();
+    const { handler, stage } = await setup();
     const missing = randomUUID();
     const error = await handler(
       { SecretId: SECRET_ID, ClientRequestToken: missing, Step: 'createSecret' },
@@ -177,7 +177,7 @@ describe('OAuth client secret sync with the Snowflake security integration', () 
   });
 
   it('setSecret refused by Snowflake (the role lost OWNERSHIP) says so with the code only, never the secret', async () => {
-    const { handler, stage } = setup();
+    const { handler, stage } = await setup();
     const token = randomUUID();
     const next = 'next-secret-that-must-not-leak';
     await stage(token, next);
@@ -198,7 +198,7 @@ describe('OAuth client secret sync with the Snowflake security integration', () 
   });
 
   it('testSecret fails, and AWSCURRENT stays, when the token endpoint refuses the pending secret', async () => {
-    const { handler, stage } = setup();
+    const { handler, stage } = await setup();
     fx.emulator.oauthClients.set('vendor-client', {
       clientId: 'vendor-client',
       clientSecret: OLD,

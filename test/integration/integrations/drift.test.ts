@@ -204,7 +204,7 @@ describe('security integrations', () => {
   };
   const check = async () => {
     const parsed = parseConfig(config());
-    return checkIntegrations(parsed, createRuntime({ config: parsed }).connection);
+    return checkIntegrations(parsed, (await createRuntime({ config: parsed })).connection);
   };
 
   describe('drift check', () => {
@@ -254,7 +254,7 @@ describe('security integrations', () => {
       const parsed = parseConfig(config());
       const [failed] = await checkIntegrations(
         parsed,
-        createRuntime({ config: parsed, retry: { baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 2 } })
+        (await createRuntime({ config: parsed, retry: { baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 2 } }))
           .connection,
       );
       fx.emulator.faults.clear();
@@ -285,7 +285,7 @@ describe('security integrations', () => {
       await run("ALTER SECURITY INTEGRATION servicenow_oauth SET OAUTH_CLIENT_ID = 'drifted'");
       const records: AuditRecord[] = [];
       const parsed = parseConfig(config());
-      const runtime = createRuntime({ config: parsed });
+      const runtime = await createRuntime({ config: parsed });
       const metrics = new Metrics({ namespace: 'TokenVendorTest', serviceName: 'token-vendor' });
       const handler = createRotationCheckHandler({
         runtime: () => runtime,

@@ -89,7 +89,7 @@ describe('the life of a leased PAT', () => {
   it('another container of the fleet hands the holder the same PAT (from the lease table), before refreshAt only', async () => {
     const first = await vend({ target: 'tableau', role: PAT_ROLE });
     // A second container: its own runtime and memory, the same tables, KMS and emulator
-    const other = createRuntime({
+    const other = await createRuntime({
       config: h.runtime.config,
       secretsManager: h.runtime.secretsManager,
       kms: h.runtime.kms,

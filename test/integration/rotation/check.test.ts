@@ -25,7 +25,7 @@ describe('rotation check against the emulator', () => {
   });
   afterAll(() => fx.emulator.close());
 
-  function setup(
+  async function setup(
     options: { ageDays?: number; pem?: string; extra?: ConfigInput['connections']; now?: number } = {},
   ) {
     const sm = new FakeSecretsManager(() => t0);
@@ -43,7 +43,7 @@ describe('rotation check against the emulator', () => {
       },
     });
     const now = () => options.now ?? t0;
-    const runtime = createRuntime({
+    const runtime = await createRuntime({
       config,
       secretsManager: () => sm.client,
       now,
@@ -53,7 +53,7 @@ describe('rotation check against the emulator', () => {
   }
 
   it('reports a key registered in slot 1 as OK, with its fingerprint and age', async () => {
-    const { config, runtime, now } = setup();
+    const { config, runtime, now } = await setup();
     const report = await checkKeys(config, runtime.connection, { now });
     expect(report.connections).toEqual([
       expect.objectContaining({
@@ -73,7 +73,7 @@ describe('rotation check against the emulator', () => {
     const other = rsaKeyPair();
     fx.emulator.setUserKey('SVC', 2, other.publicKey);
     try {
-      const { config, runtime, now } = setup({ pem: other.pkcs8Pem });
+      const { config, runtime, now } = await setup({ pem: other.pkcs8Pem });
       const [demo] = (await checkKeys(config, runtime.connection, { now })).connections;
       expect(demo).toMatchObject({ status: 'OK', slot: 2 });
     } finally {
@@ -83,7 +83,7 @@ describe('rotation check against the emulator', () => {
 
   it('reports an unregistered key as NOT_REGISTERED, naming its fingerprint and what to do', async () => {
     const stranger = rsaKeyPair();
-    const { config, runtime, now } = setup({ pem: stranger.pkcs8Pem });
+    const { config, runtime, now } = await setup({ pem: stranger.pkcs8Pem });
     const [demo] = (await checkKeys(config, runtime.connection, { now })).connections;
     expect(demo).toMatchObject({
       connection: 'demo',
@@ -109,7 +109,7 @@ describe('rotation check against the emulator', () => {
           },
         },
       });
-      const runtime = createRuntime({ config, secretsManager: () => sm.client });
+      const runtime = await createRuntime({ config, secretsManager: () => sm.client });
       const [demo] = (await checkKeys(config, runtime.connection)).connections;
       expect(demo).toMatchObject({ status: 'ERROR', errorCode: 'SNOWFLAKE_AUTH_FAILED' });
       expect(demo!.detail).toMatch(/SHA256:/);
@@ -125,13 +125,13 @@ describe('rotation check against the emulator', () => {
     [120, 'OVERDUE'],
     [400, 'OVERDUE'],
   ])('a key %i days old is %s (defaults: due at 90, overdue at 120)', async (ageDays, status) => {
-    const { config, runtime, now } = setup({ ageDays });
+    const { config, runtime, now } = await setup({ ageDays });
     const [demo] = (await checkKeys(config, runtime.connection, { now })).connections;
     expect(demo).toMatchObject({ status, ageDays });
   });
 
   it('reports ERROR for an unreachable connection and keeps the other results', async () => {
-    const { config, runtime, now } = setup({
+    const { config, runtime, now } = await setup({
       extra: {
         down: {
           account: 'myorg-acct',
@@ -196,7 +196,7 @@ describe('rotation check against the emulator', () => {
           Buffer.concat([prefix, input.Message]),
         ),
       }));
-      const runtime = createRuntime({
+      const runtime = await createRuntime({
         config,
         secretsManager: () => sm.client,
         kms: () => kmsClient,
@@ -215,7 +215,7 @@ describe('rotation check against the emulator', () => {
   });
 
   it('the scheduled handler returns the report and writes one key.rotation-checked record', async () => {
-    const { runtime, now } = setup({ ageDays: 95 });
+    const { runtime, now } = await setup({ ageDays: 95 });
     const records: AuditRecord[] = [];
     const handler = createRotationCheckHandler({
       runtime: () => runtime,

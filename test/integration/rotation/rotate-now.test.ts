@@ -8,7 +8,7 @@ import { createRotateKeyHandler, type RotationEvent } from '../../../lambda/hand
 import { loadPrivateKey } from '../../../lambda/keys/private-key';
 import { parsePrivateKeySecret } from '../../../lambda/keys/secrets-manager-signer';
 import { readRekey } from '../../../lambda/rotation/rotate-now';
-import { createRuntime } from '../../../lambda/runtime';
+import { createRuntime, type Runtime } from '../../../lambda/runtime';
 import { publicKeyFingerprint } from '../../../lambda/snowflake/fingerprint';
 import { type EmulatorFixture, emulatorFixture } from '../../support/emulator';
 import { lambdaContext, ROLE_ARN } from '../../support/events';
@@ -88,7 +88,7 @@ describe('rotate-now: rotate, tell the fleet, then remove the old key from Snowf
     const secret = parsePrivateKeySecret(sm.valueOf('tv/demo', 'AWSCURRENT')!, 'test');
     return publicKeyFingerprint(loadPrivateKey(secret.privateKey, secret.passphrase, 'test'));
   };
-  const jwtOf = async (runtime: ReturnType<typeof container>) =>
+  const jwtOf = async (runtime: Runtime) =>
     (
       await runtime.vendor.vend(
         { kind: 'http', principalArn: ROLE_ARN },
@@ -118,7 +118,7 @@ describe('rotate-now: rotate, tell the fleet, then remove the old key from Snowf
 
   it('the old key is removed only after the fleet was told; JWTs signed with it stop working, the fleet’s do not', async () => {
     const oldFingerprint = fp(fx.key.privateKey);
-    const fleet = container();
+    const fleet = await container();
     const oldJwt = await jwtOf(fleet);
     expect(issuerFingerprint(oldJwt)).toBe(oldFingerprint);
     expect(await jwtOf(fleet)).toBe(oldJwt); // served from its cache

@@ -47,7 +47,7 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
       ],
       cache: { enabled: cache },
     });
-  const runtimeFor = (cacheTtlSeconds: number, cache = true): Runtime =>
+  const runtimeFor = (cacheTtlSeconds: number, cache = true): Promise<Runtime> =>
     createRuntime({
       config: configFor(cacheTtlSeconds, cache),
       secretsManager: () => sm.client,
@@ -88,13 +88,13 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
 
   it('rotates while a loop keeps vending: zero failures, new key current and registered, old key still registered', async () => {
     // Prepare: the vending function re-reads its key every second and mints on every request (no token cache)
-    const vendingRuntime = runtimeFor(1, false);
+    const vendingRuntime = await runtimeFor(1, false);
     const http = createHttpHandler({
       vendor: () => vendingRuntime.vendor,
       audit: new AuditLog({ info: () => {} }),
       metrics: new Metrics({ namespace: 'TokenVendorTest', serviceName: 'token-vendor' }),
     });
-    const rotate = rotator(runtimeFor(300));
+    const rotate = rotator(await runtimeFor(300));
     const oldFingerprint = fp(fx.key.privateKey);
     let stop = false;
     const statuses: number[] = [];
@@ -140,7 +140,7 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
     // old key, stays valid until renewal because the old key is still registered)
     expect((await vendingRuntime.connection('demo').signer!.currentKey()).fingerprint).toBe(newFingerprint);
     // A cold container signs with the new key from its first request
-    const cold = runtimeFor(300, false);
+    const cold = await runtimeFor(300, false);
     const coldHttp = createHttpHandler({
       vendor: () => cold.vendor,
       audit: new AuditLog({ info: () => {} }),
@@ -176,7 +176,7 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
   });
 
   it('re-running every step with the same token does no harm', async () => {
-    const rotate = rotator(runtimeFor(300));
+    const rotate = rotator(await runtimeFor(300));
     const token = randomUUID();
     sm.startRotation('tv/demo', token);
     const snapshots: string[] = [];
@@ -203,7 +203,7 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
   });
 
   it('a second rotation overwrites the slot of the oldest key, never the current one', async () => {
-    const rotate = rotator(runtimeFor(0));
+    const rotate = rotator(await runtimeFor(0));
     const first = randomUUID();
     sm.startRotation('tv/demo', first);
     for (const step of STEPS) await rotate(event(step, first), lambdaContext());
@@ -218,7 +218,7 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
   });
 
   it('testSecret fails with SNOWFLAKE_AUTH_FAILED when the new key is not registered', async () => {
-    const rotate = rotator(runtimeFor(300));
+    const rotate = rotator(await runtimeFor(300));
     const token = randomUUID();
     sm.startRotation('tv/demo', token);
     await rotate(event('createSecret', token), lambdaContext());
@@ -229,7 +229,7 @@ describe('zero-downtime key rotation (Secrets Manager 4-step protocol)', () => {
   });
 
   it('refuses a secret no connection uses, and a malformed event', async () => {
-    const rotate = rotator(runtimeFor(300));
+    const rotate = rotator(await runtimeFor(300));
     sm.create('tv/other', 'x');
     await expect(
       rotate(event('createSecret', randomUUID(), 'tv/other'), lambdaContext()),

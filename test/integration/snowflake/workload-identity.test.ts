@@ -93,7 +93,7 @@ describe('keyless connections (workload identity federation) against the emulato
   it('vends a Postgres token with no private key anywhere: the role signs in with WIF.AWS.<STS JWT>', async () => {
     fx.emulator.clearRecords();
     const issuedBefore = wif.sts.issued.length;
-    const rt = runtime();
+    const rt = await runtime();
     expect(rt.config.connections.keyless!.key).toBeUndefined();
     expect(rt.connection('keyless').signer).toBeUndefined();
     const { response, audit } = await rt.vendor.vend(
@@ -122,7 +122,7 @@ describe('keyless connections (workload identity federation) against the emulato
   it('fetches one STS token per lifetime under concurrent load, and a new one near its expiry', async () => {
     const usernames = Array.from({ length: 40 }, (_, i) => `reader_${i}`);
     let now = Date.now();
-    const rt = runtime({ usernames, now: () => now });
+    const rt = await runtime({ usernames, now: () => now });
     const issuedBefore = wif.sts.issued.length;
     const vendAll = () =>
       Promise.all(
@@ -288,7 +288,7 @@ describe('keyless connections (workload identity federation) against the emulato
       const denying = await wifFixture({ allow: () => code !== 'WIF_NOT_PERMITTED' });
       try {
         await arrange(denying.sts);
-        const rt = createRuntime({
+        const rt = await createRuntime({
           config: parseConfig(keylessConfig(fx.emulator.url)),
           sts: () => denying.stsClient(),
           retry: FAST,
@@ -306,7 +306,7 @@ describe('keyless connections (workload identity federation) against the emulato
     });
 
     it('refuses a caller whose signature does not verify (SignatureDoesNotMatch → WIF_NOT_PERMITTED)', async () => {
-      const rt = createRuntime({
+      const rt = await createRuntime({
         config: parseConfig(keylessConfig(fx.emulator.url)),
         sts: () => wif.stsClient({ ...wif.credential, secretAccessKey: 'wrong-secret-wrong-secret-wrong' }),
         retry: FAST,
@@ -322,7 +322,7 @@ describe('keyless connections (workload identity federation) against the emulato
 
   describe('rotation check', () => {
     it('reports OK when the user trusts the vendor role, and no key age or rotation', async () => {
-      const rt = runtime();
+      const rt = await runtime();
       const report = await checkKeys(rt.config, rt.connection);
       expect(report.connections).toEqual([
         expect.objectContaining({
@@ -339,7 +339,7 @@ describe('keyless connections (workload identity federation) against the emulato
 
     it('checks every role of the stack (http, direct, rotation-check): one not trusted is WIF_MISMATCH, with the ADD to run', async () => {
       const direct = `arn:aws:iam::${VENDOR_ACCOUNT_ID}:role/token-vendor-direct`;
-      const rt = runtime();
+      const rt = await runtime();
       const [missing] = (await checkKeys(rt.config, rt.connection, { signInRoleArns: [direct] })).connections;
       expect(missing).toMatchObject({ status: 'WIF_MISMATCH', missingArns: [direct] });
       expect(missing!.detail).toContain(
@@ -399,7 +399,7 @@ describe('keyless connections (workload identity federation) against the emulato
           },
         };
         const config = parseConfig({ connections });
-        const rt = createRuntime({ config, sts: () => wif.stsClient(), retry: FAST });
+        const rt = await createRuntime({ config, sts: () => wif.stsClient(), retry: FAST });
         const keyless = (await checkKeys(config, rt.connection)).connections.find(
           (c) => c.connection === 'keyless',
         );
@@ -415,7 +415,7 @@ describe('keyless connections (workload identity federation) against the emulato
         // Without a connection that may read the user, the refusal alone: still WIF_MISMATCH, nothing found
         admins.delete(VENDOR_ROLE);
         const alone = parseConfig({ connections: { keyless: connections.keyless } });
-        const lone = createRuntime({ config: alone, sts: () => wif.stsClient(), retry: FAST });
+        const lone = await createRuntime({ config: alone, sts: () => wif.stsClient(), retry: FAST });
         const [report] = (await checkKeys(alone, lone.connection)).connections;
         expect(report).toMatchObject({ status: 'WIF_MISMATCH', roleArn: VENDOR_FUNCTION_ROLE_ARN });
         expect(report).not.toHaveProperty('registeredArns');

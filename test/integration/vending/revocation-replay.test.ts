@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revoke } from '../../../cli/revocation-table';
 import { parseConfig } from '../../../lambda/config/load';
 import type { ConfigInput } from '../../../lambda/config/schema';
-import { createRuntime } from '../../../lambda/runtime';
+import { createRuntime, type Runtime } from '../../../lambda/runtime';
 import { authorize } from '../../../lambda/vending/policy';
+import { revocationPrincipal } from '../../../lambda/vending/principal';
 import type { VendRequest } from '../../../lambda/vending/request';
-import { revocationPrincipal } from '../../../lambda/vending/revocations';
 import { sharedCacheKey } from '../../../lambda/vending/shared-cache';
 import { type EmulatorFixture, emulatorFixture, fixtureConfig } from '../../support/emulator';
 import { OTHER_ROLE_ARN, ROLE_ARN } from '../../support/events';
@@ -61,11 +61,11 @@ describe('a replayed shared-cache entry after a revocation', () => {
   /** A fresh container: its own memory cache, the shared table and the list. */
   const container = () =>
     createRuntime({ config: parseConfig(config), kms: kms.client, dynamodb: () => db.client() });
-  const vend = (runtime: ReturnType<typeof container>, principalArn: string) =>
+  const vend = (runtime: Runtime, principalArn: string) =>
     runtime.vendor.vend({ kind: 'http', principalArn }, REQUEST, { deadline: Date.now() + 10_000 });
 
   it('does not serve the tainted token to anyone, replayed or not: the next caller gets a fresh mint', async () => {
-    const warm = container();
+    const warm = await container();
     const first = await vend(warm, ROLE_ARN);
     expect(first.audit.cache).toBe('miss');
     // What someone with table access saves: the sealed entry holding the token the principal was served.
@@ -78,7 +78,7 @@ describe('a replayed shared-cache entry after a revocation', () => {
     ).Item!;
     expect(saved.sealed).toBeDefined();
     // The other principal is served that token while nothing is revoked (one mint per target).
-    expect((await vend(container(), OTHER_ROLE_ARN)).audit.tokenId).toBe(first.audit.tokenId);
+    expect((await vend(await container(), OTHER_ROLE_ARN)).audit.tokenId).toBe(first.audit.tokenId);
 
     await revoke(
       { client: db.client(), tableName: TABLE },
@@ -98,7 +98,7 @@ describe('a replayed shared-cache entry after a revocation', () => {
 
     // The replay: the old entry, sealed and intact, put back over the fresh one.
     await db.client().send(new PutItemCommand({ TableName: CACHE_TABLE, Item: saved }));
-    const afterReplay = await vend(container(), OTHER_ROLE_ARN);
+    const afterReplay = await vend(await container(), OTHER_ROLE_ARN);
     expect(afterReplay.audit.tokenId).not.toBe(first.audit.tokenId);
     expect(afterReplay.audit.cache).toBe('miss');
   });

@@ -7,9 +7,9 @@ import {
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { jsonCodec } from '../../../lambda/vending/codec';
 import { envelopeToken } from '../../../lambda/vending/envelope';
 import {
-  jsonCodec,
   SHARED_CACHE_LIMITS,
   type SharedCacheLimits,
   SharedTokenCache,

@@ -18,16 +18,16 @@ import type {
 export type { ErrorCode } from '../lambda/api/errors';
 
 /** `POST /v1/tokens/postgres` body. */
-export type PostgresRequest = z.input<typeof PostgresRequestSchema>;
+export type PostgresRequest = z.input<PostgresRequestSchema>;
 /** `POST /v1/tokens/snowflake-jwt` body. */
-export type SnowflakeJwtRequest = z.input<typeof SnowflakeJwtRequestSchema>;
+export type SnowflakeJwtRequest = z.input<SnowflakeJwtRequestSchema>;
 /** `POST /v1/tokens/oauth` body. */
-export type OAuthRequest = Omit<z.input<typeof OAuthRequestSchema>, 'scopes'> & {
+export type OAuthRequest = Omit<z.input<OAuthRequestSchema>, 'scopes'> & {
   readonly scopes?: readonly string[];
 };
 
 /** `POST /v1/tokens/pat` body. */
-export type PatRequest = z.input<typeof PatRequestSchema>;
+export type PatRequest = z.input<PatRequestSchema>;
 
 export type PostgresToken = PostgresTokenResponse;
 export type SnowflakeJwt = SnowflakeJwtResponse;

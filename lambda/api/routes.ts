@@ -1,9 +1,4 @@
-import {
-  OAuthRequestSchema,
-  PatRequestSchema,
-  PostgresRequestSchema,
-  SnowflakeJwtRequestSchema,
-} from './schemas';
+import { requestSchemas } from './schemas';
 
 /** Bodies over 64 KiB are refused with 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -20,21 +15,30 @@ export const ROUTES = {
     method: 'POST',
     path: '/v1/tokens/postgres',
     summary: 'Mint a Snowflake Postgres access token (15 minutes) for a granted instance and Postgres user',
-    request: PostgresRequestSchema,
+    /** The body's schema (built on first use). */
+    get request() {
+      return requestSchemas.postgres();
+    },
     example: { instance: 'reporting_server', username: 'reporting_user' },
   },
   'snowflake-jwt': {
     method: 'POST',
     path: '/v1/tokens/snowflake-jwt',
     summary: "Sign a Snowflake key-pair JWT for a granted connection's service user",
-    request: SnowflakeJwtRequestSchema,
+    /** The body's schema (built on first use). */
+    get request() {
+      return requestSchemas['snowflake-jwt']();
+    },
     example: { connection: 'analytics' },
   },
   oauth: {
     method: 'POST',
     path: '/v1/tokens/oauth',
     summary: 'Obtain an OAuth access token from a granted integration, for explicit scopes',
-    request: OAuthRequestSchema,
+    /** The body's schema (built on first use). */
+    get request() {
+      return requestSchemas.oauth();
+    },
     example: { integration: 'servicenow', scopes: ['useraccount'] },
   },
   pat: {
@@ -42,7 +46,10 @@ export const ROUTES = {
     path: '/v1/tokens/pat',
     summary:
       'Lease a role-restricted Snowflake programmatic access token for a granted PAT target; the vendor removes it when the lease ends',
-    request: PatRequestSchema,
+    /** The body's schema (built on first use). */
+    get request() {
+      return requestSchemas.pat();
+    },
     example: { target: 'tableau', role: 'REPORTING_READER' },
   },
 } as const;

@@ -1,11 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  OAuthRequestSchema,
-  PatRequestSchema,
-  PostgresRequestSchema,
-  SnowflakeJwtRequestSchema,
-} from '../../lambda/api/schemas';
+import { ROUTES } from '../../lambda/api/routes';
 import { parseConfig } from '../../lambda/config/load';
 import { InvalidRequestError, NotAuthorizedError } from '../../lambda/vending/errors';
 import { authorize } from '../../lambda/vending/policy';
@@ -213,10 +208,10 @@ const requestArb: fc.Arbitrary<VendRequest> = fc
 /** What the request schema lets through to the policy (the handler refuses the rest with 400 first). */
 function schemaAccepts(request: VendRequest): boolean {
   const { tokenType, ...fields } = request;
-  if (tokenType === 'postgres') return PostgresRequestSchema.safeParse(fields).success;
-  if (tokenType === 'oauth') return OAuthRequestSchema.safeParse(fields).success;
-  if (tokenType === 'pat') return PatRequestSchema.safeParse(fields).success;
-  return SnowflakeJwtRequestSchema.safeParse(fields).success;
+  if (tokenType === 'postgres') return ROUTES.postgres.request.safeParse(fields).success;
+  if (tokenType === 'oauth') return ROUTES.oauth.request.safeParse(fields).success;
+  if (tokenType === 'pat') return ROUTES.pat.request.safeParse(fields).success;
+  return ROUTES['snowflake-jwt'].request.safeParse(fields).success;
 }
 
 describe('adversarial: the policy never vends outside a grant (property)', () => {
@@ -280,14 +275,14 @@ describe('adversarial: the policy never vends outside a grant (property)', () =>
       'reporting\tserver',
       'reporting_server\u200b',
     ]) {
-      expect(PostgresRequestSchema.safeParse({ instance, username: 'reporting_user' }).success).toBe(false);
+      expect(ROUTES.postgres.request.safeParse({ instance, username: 'reporting_user' }).success).toBe(false);
     }
     for (const scopes of [['read\u0000'], ['re\tad'], [], ['read write']]) {
-      expect(OAuthRequestSchema.safeParse({ integration: 'crm', scopes }).success).toBe(false);
+      expect(ROUTES.oauth.request.safeParse({ integration: 'crm', scopes }).success).toBe(false);
     }
-    expect(OAuthRequestSchema.safeParse({ integration: 'crm\u0000' }).success).toBe(false);
+    expect(ROUTES.oauth.request.safeParse({ integration: 'crm\u0000' }).success).toBe(false);
     expect(
-      PostgresRequestSchema.safeParse({
+      ROUTES.postgres.request.safeParse({
         instance: 'reporting_server',
         username: 'reporting_user',
         connection: 'demo\t',

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { readConfigText } from '../../../lambda/config/deployed';
 import { ConfigError, parseConfig } from '../../../lambda/config/load';
 import { sealConfig, VALIDATED_CONFIG_FORMAT } from '../../../lambda/config/sealed';
 import { configFromEnvironment } from '../../../lambda/runtime';
+import { ROLE_SESSION, restEvent } from '../../support/events';
 import { tempDir } from '../../support/keys';
 
 const example = () => JSON.parse(readFileSync('config/example.json', 'utf8'));
@@ -103,14 +104,15 @@ describe('the config a deployed function reads (sealed at synth)', () => {
     expect(await configFromEnvironment({ TOKEN_VENDOR_CONFIG_FILE: file })).toStrictEqual(parsed);
   });
 
-  it("the http function's bundle builds the request schemas only: never the config schema, never the answers'", async () => {
+  it("the http function's bundle builds a request's schema on its first request: never the config schema, never the answers'", async () => {
     // The bundle the construct deploys (dist/lambda/, built from these sources by the suite's global
     // setup), imported in a fresh process that counts every zod schema constructed
     // (zod calls its global post-processor once per schema), with a sealed config to read.
     const dir = tempDir();
-    const outfile = join(dir, 'index.mjs');
-    copyFileSync(fileURLToPath(new URL('../../../dist/lambda/http/index.mjs', import.meta.url)), outfile);
+    cpSync(fileURLToPath(new URL('../../../dist/lambda/http', import.meta.url)), dir, { recursive: true });
     writeFileSync(join(dir, 'config.json'), sealConfig(parseConfig(example())));
+    // A Postgres request with a bad body: refused after its schema, and only its schema, is built.
+    const event = restEvent('/v1/tokens/postgres', { instance: 'reporting_server' }, ROLE_SESSION);
     const count = (configFile: string) => {
       const run = spawnSync(
         process.execPath,
@@ -118,7 +120,13 @@ describe('the config a deployed function reads (sealed at synth)', () => {
           '--input-type=module',
           '-e',
           `let n = 0; globalThis.__zod_globalConfig = { postProcessor: () => { n += 1; } };
-           await import(${JSON.stringify(outfile)}); console.log(n);`,
+           const { handler } = await import(${JSON.stringify(join(dir, 'index.mjs'))});
+           const atImport = n;
+           const context = { awsRequestId: 'r', functionName: 'f', getRemainingTimeInMillis: () => 25000 };
+           const answer = await handler(${JSON.stringify(event)}, context);
+           const afterFirst = n;
+           await handler(${JSON.stringify(event)}, context);
+           console.log(JSON.stringify({ atImport, afterFirst, afterSecond: n, status: answer.statusCode }));`,
         ],
         {
           encoding: 'utf8',
@@ -126,14 +134,27 @@ describe('the config a deployed function reads (sealed at synth)', () => {
         },
       );
       expect(run.status, run.stderr).toBe(0);
-      return Number(run.stdout.trim());
+      return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+        atImport: number;
+        afterFirst: number;
+        afterSecond: number;
+        status: number;
+      };
     };
     const sealed = count(join(dir, 'config.json'));
-    // The three request bodies and the names they use; the config schema alone is ≈ 350.
-    expect(sealed).toBeGreaterThan(10);
-    expect(sealed).toBeLessThan(60);
+    expect(sealed.status).toBe(400);
+    // At import: the names the request bodies share (no body, no config: the config schema alone is ≈ 350)
+    expect(sealed.atImport).toBeGreaterThan(3);
+    expect(sealed.atImport).toBeLessThan(30);
+    // zod's hook also counts each refusal's ZodError: the second request adds that one and builds nothing.
+    expect(sealed.afterSecond - sealed.afterFirst).toBe(1);
+    // The first Postgres request builds the Postgres body (its object and optional field) and none of
+    // the other three bodies (≈ 3 each).
+    const built = sealed.afterFirst - sealed.atImport - 1;
+    expect(built).toBeGreaterThan(0);
+    expect(built).toBeLessThanOrEqual(3);
     // A plain config file is validated in full: the schema is built then, and only then.
     writeFileSync(join(dir, 'plain.json'), JSON.stringify(example()));
-    expect(count(join(dir, 'plain.json'))).toBeGreaterThan(sealed + 200);
+    expect(count(join(dir, 'plain.json')).atImport).toBeGreaterThan(sealed.atImport + 200);
   });
 });

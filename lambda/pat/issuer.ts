@@ -81,7 +81,7 @@ export interface PatRequest {
 
 /** How long one container may hold the right to mint a holder's token (its ADD and lease write). */
 const CLAIM_MS = 30_000;
-/** How often a container waiting for another's mint reads the lease again. */
+/** How often a container waiting for another's mint reads the lease (and tries the claim) again. */
 const WAIT_POLL_MS = 250;
 /** A Retry-After is given only when a lease ends (and its token is removed) within this. */
 const NEAR_MS = 3_600_000;
@@ -110,20 +110,29 @@ export class PatIssuer {
   }
 
   async issue(request: PatRequest): Promise<ProgrammaticAccessToken> {
-    const held = await this.#held(request);
-    if (held) return held;
-    const claim = await this.#o.leases.claim(
-      request.holder,
-      request.targetName,
-      request.role,
-      Math.min(this.#now() + CLAIM_MS, request.deadline + 5000),
-    );
-    if (!claim) return this.#waitForOther(request);
-    try {
-      // Claimed: a token another container finished just before is still this holder's.
-      return (await this.#held(request)) ?? (await this.#mint(request));
-    } finally {
-      await this.#o.leases.release(request.holder, request.targetName, request.role, claim.owner);
+    // While another container holds the claim, wait for the token it makes; when it lets the claim go
+    // without one (Snowflake refused it, or it failed), claim it here and ask Snowflake for this request's
+    // own answer rather than wait out the bound for a token nobody is making.
+    const waitUntil = Math.min(request.deadline - 500, this.#now() + 10_000);
+    for (;;) {
+      const held = await this.#held(request);
+      if (held) return held;
+      const claim = await this.#o.leases.claim(
+        request.holder,
+        request.targetName,
+        request.role,
+        Math.min(this.#now() + CLAIM_MS, request.deadline + 5000),
+      );
+      if (claim) {
+        try {
+          // Claimed: a token another container finished just before is still this holder's.
+          return (await this.#held(request)) ?? (await this.#mint(request));
+        } finally {
+          await this.#o.leases.release(request.holder, request.targetName, request.role, claim.owner);
+        }
+      }
+      if (this.#now() >= waitUntil) throw new PatBusyError();
+      await this.#sleep(WAIT_POLL_MS);
     }
   }
 
@@ -141,16 +150,6 @@ export class PatIssuer {
       return this.#answer(lease, secret, request.refreshRatio);
     }
     return undefined;
-  }
-
-  async #waitForOther(request: PatRequest): Promise<ProgrammaticAccessToken> {
-    const until = Math.min(request.deadline - 500, this.#now() + 10_000);
-    while (this.#now() < until) {
-      await this.#sleep(WAIT_POLL_MS);
-      const held = await this.#held(request);
-      if (held) return held;
-    }
-    throw new PatBusyError();
   }
 
   async #mint(request: PatRequest): Promise<ProgrammaticAccessToken> {

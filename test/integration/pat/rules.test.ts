@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lambda/config/load';
+import { createRuntime } from '../../../lambda/runtime';
+import { publicError } from '../../../lambda/vending/public-error';
 import { ALICE, lambdaContext, ROLE_SESSION, restEvent } from '../../support/events';
-import { PAT_ROLE, PAT_USER, type PatHarness, patHarness } from '../../support/pat';
+import { PAT_ENV, PAT_ROLE, PAT_USER, type PatHarness, patHarness } from '../../support/pat';
 
 /**
  * Snowflake's PAT rules, checked before they bite: a vend that would break one fails with a stable code
@@ -114,4 +116,42 @@ describe('PAT rules', () => {
     expect(still.headers['Retry-After'] ?? still.headers['retry-after']).toBeUndefined();
     expect(h.emulator.patsOf(PAT_USER)).toHaveLength(15);
   });
+
+  it('one holder asking from two containers at once, at the cap: both get PAT_LIMIT, neither waits out the other (PAT_BUSY)', async () => {
+    h = await patHarness();
+    await h.allowLoopback();
+    await h.adminRun(
+      Array.from(
+        { length: 15 },
+        (_, i) => `ALTER USER ${PAT_USER} ADD PAT HAND${i} ROLE_RESTRICTION = '${PAT_ROLE}'`,
+      ),
+    );
+    // A second container: its own runtime, the same lease table, KMS and emulator
+    const other = await createRuntime({
+      config: h.runtime.config,
+      secretsManager: h.runtime.secretsManager,
+      kms: h.runtime.kms,
+      dynamodb: () => h!.dynalite.client(),
+      env: PAT_ENV(),
+    });
+    // The container that claims first is slow to hear Snowflake's refusal: the other is waiting on it by then
+    h.emulator.faults.push({ kind: 'delay', ms: 1500 });
+    const started = Date.now();
+    const ask = (vendor: typeof other.vendor) =>
+      vendor
+        .vend(
+          { kind: 'http', principalArn: ROLE_SESSION },
+          { tokenType: 'pat', target: 'tableau', role: PAT_ROLE },
+          { deadline: Date.now() + 25_000 },
+        )
+        .then(
+          () => 'served',
+          (error: unknown) => publicError(error).code,
+        );
+    const answers = await Promise.all([ask(h.runtime.vendor), ask(other.vendor)]);
+    // Each container's own answer from Snowflake, not a wait of ten seconds for a token nobody made
+    expect(answers).toEqual(['PAT_LIMIT', 'PAT_LIMIT']);
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(h.emulator.patsOf(PAT_USER)).toHaveLength(15);
+  }, 30_000);
 });

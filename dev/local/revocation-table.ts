@@ -67,20 +67,7 @@ export async function startLocalRevocationTable(
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
-  await client.send(
-    new CreateTableCommand({
-      TableName: LOCAL_LEASE_TABLE,
-      AttributeDefinitions: [
-        { AttributeName: 'principal', AttributeType: 'S' },
-        { AttributeName: 'tokenId', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'principal', KeyType: 'HASH' },
-        { AttributeName: 'tokenId', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createLeaseTable(client, LOCAL_LEASE_TABLE);
   return {
     endpoint,
     tableName: LOCAL_REVOCATION_TABLE,
@@ -227,4 +214,23 @@ function streamingProxy(
       );
     });
   });
+}
+
+/** A lease table as the stack makes it (`principal` and `tokenId`), on a local DynamoDB. */
+export async function createLeaseTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const { CreateTableCommand } = await loadDynamoDb();
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [
+        { AttributeName: 'principal', AttributeType: 'S' },
+        { AttributeName: 'tokenId', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'principal', KeyType: 'HASH' },
+        { AttributeName: 'tokenId', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
 }

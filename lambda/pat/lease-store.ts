@@ -118,10 +118,12 @@ export class PatLeaseStore {
     }
   }
 
-  /** The holder's live leases of `patTarget` with `role`, newest refresh first (secrets sealed). */
-  async leasesOf(principal: string, patTarget: string, role: string): Promise<PatLease[]> {
+  /** Every item of one partition (strongly consistent, page by page), up to about `maxItems`. */
+  async *#partition(
+    partition: string,
+    maxItems = Number.POSITIVE_INFINITY,
+  ): AsyncGenerator<Record<string, AttributeValue>> {
     const { QueryCommand } = await loadDynamoDb();
-    const out: PatLease[] = [];
     let start: Record<string, AttributeValue> | undefined;
     let read = 0;
     do {
@@ -130,21 +132,27 @@ export class PatLeaseStore {
           new QueryCommand({
             TableName: this.#o.tableName,
             KeyConditionExpression: 'principal = :p',
-            ExpressionAttributeValues: { ':p': { S: principal } },
+            ExpressionAttributeValues: { ':p': { S: partition } },
             ConsistentRead: true,
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
           { abortSignal },
         ),
       );
-      for (const item of page.Items ?? []) {
-        const lease = leaseFromItem(item);
-        if (lease && lease.principal === principal && lease.patTarget === patTarget && lease.role === role)
-          out.push(lease);
-      }
+      yield* page.Items ?? [];
       read += page.Items?.length ?? 0;
       start = page.LastEvaluatedKey;
-    } while (start && read < MAX_PRINCIPAL_ITEMS);
+    } while (start && read < maxItems);
+  }
+
+  /** The holder's live leases of `patTarget` with `role`, newest refresh first (secrets sealed). */
+  async leasesOf(principal: string, patTarget: string, role: string): Promise<PatLease[]> {
+    const out: PatLease[] = [];
+    for await (const item of this.#partition(principal, MAX_PRINCIPAL_ITEMS)) {
+      const lease = leaseFromItem(item);
+      if (lease && lease.principal === principal && lease.patTarget === patTarget && lease.role === role)
+        out.push(lease);
+    }
     const now = this.#now();
     return out.filter((l) => l.expiresAt > now).sort((a, b) => b.refreshAt - a.refreshAt);
   }
@@ -308,47 +316,30 @@ export class PatLeaseStore {
 
   /** The index of one Snowflake user's PATs: every lease the sweeper must honour or end. */
   async indexOf(connection: string, user: string): Promise<Map<string, PatIndexEntry>> {
-    const { QueryCommand } = await loadDynamoDb();
     const out = new Map<string, PatIndexEntry>();
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.#send('read', (client, abortSignal) =>
-        client.send(
-          new QueryCommand({
-            TableName: this.#o.tableName,
-            KeyConditionExpression: 'principal = :p',
-            ExpressionAttributeValues: { ':p': { S: indexPartition(connection, user) } },
-            ConsistentRead: true,
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-          { abortSignal },
-        ),
-      );
-      for (const item of page.Items ?? []) {
-        const { str, num } = attributesOf(item);
-        const [name, principal, tokenId, caller, patTarget, role] = [
-          'tokenId',
-          'owner',
-          'ownerTokenId',
-          'caller',
-          'patTarget',
-          'role',
-        ].map(str);
-        const [issuedAt, leaseEnd] = [num('issuedAt'), num('leaseEnd')];
-        if (
-          name &&
-          principal &&
-          tokenId &&
-          caller &&
-          patTarget &&
-          role &&
-          issuedAt !== undefined &&
-          leaseEnd !== undefined
-        )
-          out.set(name, { name, principal, tokenId, caller, patTarget, role, issuedAt, leaseEnd });
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    for await (const item of this.#partition(indexPartition(connection, user))) {
+      const { str, num } = attributesOf(item);
+      const [name, principal, tokenId, caller, patTarget, role] = [
+        'tokenId',
+        'owner',
+        'ownerTokenId',
+        'caller',
+        'patTarget',
+        'role',
+      ].map(str);
+      const [issuedAt, leaseEnd] = [num('issuedAt'), num('leaseEnd')];
+      if (
+        name &&
+        principal &&
+        tokenId &&
+        caller &&
+        patTarget &&
+        role &&
+        issuedAt !== undefined &&
+        leaseEnd !== undefined
+      )
+        out.set(name, { name, principal, tokenId, caller, patTarget, role, issuedAt, leaseEnd });
+    }
     return out;
   }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SnowflakeEmulatorOptions } from '../../dev/emulator/server';
+import { createLeaseTable as createLocalLeaseTable } from '../../dev/local/revocation-table';
 import type { AuditSink } from '../../lambda/audit/audit-log';
 import type { ConfigInput } from '../../lambda/config/schema';
 import type { SqlApiClient } from '../../lambda/snowflake/sql-api';
@@ -37,22 +38,8 @@ export function documentedAdminSql(): string[] {
 }
 
 /** The lease table, as the stack makes it: `principal` and `tokenId`. */
-export async function createLeaseTable(client: DynamoDBClient): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: LEASE_TABLE,
-      AttributeDefinitions: [
-        { AttributeName: 'principal', AttributeType: 'S' },
-        { AttributeName: 'tokenId', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'principal', KeyType: 'HASH' },
-        { AttributeName: 'tokenId', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-}
+export const createLeaseTable = (client: DynamoDBClient): Promise<void> =>
+  createLocalLeaseTable(client, LEASE_TABLE);
 
 export interface PatHarness extends VendingHarness {
   readonly dynalite: Dynalite;

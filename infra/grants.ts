@@ -1,4 +1,5 @@
 import { Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -83,5 +84,21 @@ export function keyThroughDynamoDb(key: kms.IKey, actions: string[]): iam.Policy
     actions,
     resources: [key.keyArn],
     conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(key).region}.amazonaws.com` } },
+  });
+}
+
+/**
+ * Reading a table's stream (an event source mapping's function): exact actions on the stream, not
+ * `Table.grantStreamRead`, which adds an unconditional `kms:Decrypt` on the table's key.
+ */
+export function streamRead(table: dynamodb.ITable): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: [
+      'dynamodb:DescribeStream',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:ListStreams',
+    ],
+    resources: [table.tableStreamArn!],
   });
 }

@@ -9,7 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Config } from '../lambda/config/schema';
 import { PAT_CONTEXT_KEY } from '../lambda/pat/names';
-import { keyThroughDynamoDb } from './grants';
+import { keyThroughDynamoDb, streamRead } from './grants';
 
 export interface PatLeasesProps {
   readonly config: Config;
@@ -104,17 +104,7 @@ export class PatLeases extends Construct {
         new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [revocations.tableArn] }),
       );
       sweeper.addEnvironment('TOKEN_VENDOR_REVOCATION_TABLE', revocations.tableName);
-      sweeper.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: [
-            'dynamodb:DescribeStream',
-            'dynamodb:GetRecords',
-            'dynamodb:GetShardIterator',
-            'dynamodb:ListStreams',
-          ],
-          resources: [revocations.tableStreamArn!],
-        }),
-      );
+      sweeper.addToRolePolicy(streamRead(revocations));
       const wake = new lambda.EventSourceMapping(this, 'RevocationsWakeSweeper', {
         target: sweeper,
         eventSourceArn: revocations.tableStreamArn!,

@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge, compliance } from './expected-wildcards';
-import { keyThroughDynamoDb } from './grants';
+import { keyThroughDynamoDb, streamRead } from './grants';
 import { ManagedPolicyRole } from './managed-policy-role';
 
 export interface RevocationListProps {
@@ -103,18 +103,7 @@ export class RevocationList extends Construct {
       ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy', 'cdk-validator-cfnguard::sqs_dlq_check'],
       "This queue is itself the on-failure destination of the revocation table's stream.",
     );
-    // Exact actions on the stream, not Table.grantStreamRead (an unconditional kms:Decrypt on the key).
-    auditor.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'dynamodb:DescribeStream',
-          'dynamodb:GetRecords',
-          'dynamodb:GetShardIterator',
-          'dynamodb:ListStreams',
-        ],
-        resources: [this.table.tableStreamArn!],
-      }),
-    );
+    auditor.addToRolePolicy(streamRead(this.table));
     auditor.addToRolePolicy(keyThroughDynamoDb(key, ['kms:Decrypt']));
     auditor.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [failures.queueArn] }),

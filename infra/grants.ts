@@ -3,6 +3,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { KeySource } from '../lambda/config/schema';
 import { kmsKeyResource, secretResource } from './arns';
 
@@ -101,4 +102,25 @@ export function streamRead(table: dynamodb.ITable): iam.PolicyStatement {
     ],
     resources: [table.tableStreamArn!],
   });
+}
+
+/**
+ * Sending to a queue encrypted under `key`: exact actions, and the key only through SQS
+ * (`grantSendMessages` would add `kms:GenerateDataKey*` and `kms:ReEncrypt*` wildcards).
+ */
+export function grantSendTo(f: lambda.IFunction, queue: sqs.IQueue, key: kms.IKey): void {
+  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+  f.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `sqs.${Stack.of(f).region}.amazonaws.com` } },
+    }),
+  );
+}
+
+/** A function's dead-letter queue (encrypted under `key`) for the asynchronous invokes that fail. */
+export function deadLetterTo(f: lambda.Function, queue: sqs.IQueue, key: kms.IKey): void {
+  (f.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: queue.queueArn };
+  grantSendTo(f, queue, key);
 }

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -9,7 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Config } from '../lambda/config/schema';
 import { PAT_CONTEXT_KEY } from '../lambda/pat/names';
-import { keyThroughDynamoDb, streamRead } from './grants';
+import { deadLetterTo, keyThroughDynamoDb, streamRead } from './grants';
 
 export interface PatLeasesProps {
   readonly config: Config;
@@ -83,19 +83,7 @@ export class PatLeases extends Construct {
     sweeper.addEnvironment('TOKEN_VENDOR_CACHE_NAMESPACE', props.namespace);
 
     // A sweep that fails after its retries lands in the dead-letter queue (exact actions, no wildcards).
-    (sweeper.node.defaultChild as lambda.CfnFunction).deadLetterConfig = {
-      targetArn: props.deadLetters.queueArn,
-    };
-    sweeper.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.deadLetters.queueArn] }),
-    );
-    sweeper.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: [key.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `sqs.${Stack.of(this).region}.amazonaws.com` } },
-      }),
-    );
+    deadLetterTo(sweeper, props.deadLetters, key);
 
     const revocations = props.revocations?.table;
     if (revocations) {

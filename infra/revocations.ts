@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge, compliance } from './expected-wildcards';
-import { keyThroughDynamoDb, streamRead } from './grants';
+import { grantSendTo, keyThroughDynamoDb, streamRead } from './grants';
 import { ManagedPolicyRole } from './managed-policy-role';
 
 export interface RevocationListProps {
@@ -91,7 +91,6 @@ export class RevocationList extends Construct {
 
   /** The stream → the audit function, with retries, bisection and an on-failure queue. */
   #audit(auditor: lambda.Function, key: kms.IKey): sqs.Queue {
-    const region = Stack.of(this).region;
     const failures = new sqs.Queue(this, 'AuditFailures', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: key,
@@ -105,16 +104,7 @@ export class RevocationList extends Construct {
     );
     auditor.addToRolePolicy(streamRead(this.table));
     auditor.addToRolePolicy(keyThroughDynamoDb(key, ['kms:Decrypt']));
-    auditor.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [failures.queueArn] }),
-    );
-    auditor.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: [key.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `sqs.${region}.amazonaws.com` } },
-      }),
-    );
+    grantSendTo(auditor, failures, key);
     const mapping = new lambda.EventSourceMapping(this, 'AuditStream', {
       target: auditor,
       eventSourceArn: this.table.tableStreamArn!,

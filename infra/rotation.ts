@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import type { Config, Connection } from '../lambda/config/schema';
 import { secretResource } from './arns';
 import { acknowledge } from './expected-wildcards';
-import { grantKeySources, grantSecretKeys, pascal } from './grants';
+import { deadLetterTo, grantKeySources, grantSecretKeys, pascal } from './grants';
 import type { PerTrigger } from './monitoring';
 
 /** A secret the rotate-key function rewrites (a connection's key) or moves (an OAuth client secret). */
@@ -181,20 +181,7 @@ export class KeyRotation extends Construct {
       }),
     );
     const check = functions['rotation-check'];
-    (check.node.defaultChild as lambda.CfnFunction).deadLetterConfig = {
-      targetArn: this.deadLetters.queueArn,
-    };
-    // Exact actions (grantSendMessages would add kms:GenerateDataKey* and kms:ReEncrypt* wildcards).
-    check.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetters.queueArn] }),
-    );
-    check.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: [props.key.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `sqs.${stack.region}.amazonaws.com` } },
-      }),
-    );
+    deadLetterTo(check, this.deadLetters, props.key);
     this.schedule = new events.Rule(this, 'RotationCheckSchedule', {
       description: 'Token Vendor: daily check that every connection key is registered and not overdue',
       schedule: props.schedule ?? events.Schedule.rate(Duration.days(1)),

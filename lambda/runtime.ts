@@ -109,7 +109,9 @@ function lazyRetrying<T>(make: () => Promise<T>): () => Promise<T> {
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config } = options;
   const keyless = Object.values(config.connections).some((c) => c.workloadIdentity);
-  const listTable = revocationTableOf(config, options, 'TOKEN_VENDOR_REVOCATION_TABLE');
+  const listClient = listClients(options);
+  const listTable = revocationTableOf(config, options, 'TOKEN_VENDOR_REVOCATION_TABLE', listClient);
+  const leaseTable = leaseTableOf(config, options);
   const keySources = [
     ...Object.values(config.connections).flatMap((c) => (c.key ? [c.key] : [])),
     ...Object.values(config.oauthIntegrations).flatMap((i) => (i.assertion ? [i.assertion.key] : [])),
@@ -120,7 +122,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       Object.keys(config.oauthIntegrations).length > 0 ? import('./oauth/token-source') : undefined,
       keyless ? import('./snowflake/workload-identity') : undefined,
       listTable ? import('./vending/revocations') : undefined,
-      leaseTableOf(config, options) ? import('./vending/leases') : undefined,
+      leaseTable ? import('./vending/leases') : undefined,
       config.cache.shared ? import('./vending/shared-cache') : undefined,
     ]);
   const secretsManager =
@@ -240,15 +242,18 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       };
 
   // The rotate-key function writes rekey entries but never reads the list (the stack sets this instead).
-  const rekeyTable = listTable ?? revocationTableOf(config, options, 'TOKEN_VENDOR_REKEY_TABLE');
+  const rekeyTable = listTable ?? revocationTableOf(config, options, 'TOKEN_VENDOR_REKEY_TABLE', listClient);
   const revocations = revocationsModule
     ? revocationList(revocationsModule, config, options, listTable, (name, loadedBefore) => {
         // A key read before the rekey may be the one rotate-now is about to remove from Snowflake.
         if (Object.hasOwn(config.connections, name)) connection(name).signer?.refresh({ loadedBefore });
       })
     : undefined;
-  const leases = leasesModule ? leaseRecorder(leasesModule, config, options) : undefined;
-  const patLeases = patLeaseStore(config, options, kms);
+  const leases =
+    leasesModule && leaseTable
+      ? leaseRecorder(leasesModule, config, options, listClient, leaseTable)
+      : undefined;
+  const patLeases = patLeaseStore(config, options, kms, listClient);
   const patIssuer: (() => Promise<PatIssuer>) | undefined = patLeases
     ? lazyRetrying(async () => {
         const [{ PatIssuer }, { stackTag }, store] = await Promise.all([
@@ -326,12 +331,12 @@ function patLeaseStore(
   config: Config,
   options: RuntimeOptions,
   kms: () => KMSClient | Promise<KMSClient>,
+  listClient: ListClient,
 ): (() => Promise<PatLeaseStore>) | undefined {
   if (Object.keys(config.patTargets).length === 0) return undefined;
-  const env = options.env ?? process.env;
-  const tableName = env.TOKEN_VENDOR_LEASE_TABLE || config.leases.dynamodb.tableName;
-  const kmsKeyId = env.TOKEN_VENDOR_PAT_KEY_ID || config.pats.kmsKeyId;
-  const client = listClient(options, config.leases.dynamodb.region);
+  const tableName = leaseTableName(config, options);
+  const kmsKeyId = (options.env ?? process.env).TOKEN_VENDOR_PAT_KEY_ID || config.pats.kmsKeyId;
+  const client = listClient(config.leases.dynamodb.region);
   return lazyRetrying(async () => {
     if (!tableName || !kmsKeyId)
       throw new ConfigError(
@@ -349,37 +354,46 @@ function patLeaseStore(
   });
 }
 
-/** The DynamoDB client of the revocation list and the leases: given, or made on first use in `region`. */
-function listClient(
-  options: RuntimeOptions,
-  region: string | undefined,
-): () => DynamoDBClient | Promise<DynamoDBClient> {
-  return (
-    options.revocationsDynamodb ??
-    options.dynamodb ??
-    lazy(async () => {
-      const { DynamoDBClient } = await loadDynamoDb();
-      return new DynamoDBClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
-    })
-  );
+/** The DynamoDB client of the lists in a region (the revocation list, leases and PAT leases share it). */
+type ListClient = (region: string | undefined) => () => DynamoDBClient | Promise<DynamoDBClient>;
+
+/** The lists' DynamoDB client: given, or one per region, made on first use. */
+function listClients(options: RuntimeOptions): ListClient {
+  const given = options.revocationsDynamodb ?? options.dynamodb;
+  const byRegion = new Map<string, () => Promise<DynamoDBClient>>();
+  return (region) => {
+    if (given) return given;
+    let client = byRegion.get(region ?? '');
+    if (!client) {
+      client = lazy(async () => {
+        const { DynamoDBClient } = await loadDynamoDb();
+        return new DynamoDBClient({ ...AWS_CLIENT_DEFAULTS, ...(region ? { region } : {}) });
+      });
+      byRegion.set(region ?? '', client);
+    }
+    return client;
+  };
 }
 
-/** The lease table, when the config turns leases on and names one (`TOKEN_VENDOR_LEASE_TABLE`, set by the stack). */
+/** The lease table's name: `TOKEN_VENDOR_LEASE_TABLE` (the stack sets it), else `leases.dynamodb.tableName`. */
+function leaseTableName(config: Config, options: RuntimeOptions): string | undefined {
+  return (options.env ?? process.env).TOKEN_VENDOR_LEASE_TABLE || config.leases.dynamodb.tableName;
+}
+
+/** The lease table, when the config turns leases on and names one. */
 function leaseTableOf(config: Config, options: RuntimeOptions): string | undefined {
-  const settings = config.leases;
-  const env = options.env ?? process.env;
-  const tableName = env.TOKEN_VENDOR_LEASE_TABLE || settings.dynamodb.tableName;
-  return settings.enabled && tableName ? tableName : undefined;
+  return config.leases.enabled ? leaseTableName(config, options) : undefined;
 }
 
-/** Leases, when the config turns them on and names a table. */
+/** Leases, in `tableName`. */
 function leaseRecorder(
   { LeaseRecorder }: typeof import('./vending/leases'),
   config: Config,
   options: RuntimeOptions,
+  listClient: ListClient,
+  tableName: string,
 ): LeaseRecorder {
-  const tableName = leaseTableOf(config, options)!;
-  const client = listClient(options, config.leases.dynamodb.region);
+  const client = listClient(config.leases.dynamodb.region);
   return new LeaseRecorder({
     client,
     tableName,
@@ -396,12 +410,13 @@ function revocationTableOf(
   config: Config,
   options: RuntimeOptions,
   variable: 'TOKEN_VENDOR_REVOCATION_TABLE' | 'TOKEN_VENDOR_REKEY_TABLE',
+  listClient: ListClient,
 ): { tableName: string; client: () => DynamoDBClient | Promise<DynamoDBClient> } | undefined {
   const settings = config.revocations;
   const env = options.env ?? process.env;
   const tableName = env[variable] || settings.dynamodb.tableName;
   if (!settings.enabled || !tableName) return undefined;
-  return { tableName, client: listClient(options, settings.dynamodb.region) };
+  return { tableName, client: listClient(settings.dynamodb.region) };
 }
 
 function revocationList(

@@ -318,27 +318,8 @@ export class PatLeaseStore {
   async indexOf(connection: string, user: string): Promise<Map<string, PatIndexEntry>> {
     const out = new Map<string, PatIndexEntry>();
     for await (const item of this.#partition(indexPartition(connection, user))) {
-      const { str, num } = attributesOf(item);
-      const [name, principal, tokenId, caller, patTarget, role] = [
-        'tokenId',
-        'owner',
-        'ownerTokenId',
-        'caller',
-        'patTarget',
-        'role',
-      ].map(str);
-      const [issuedAt, leaseEnd] = [num('issuedAt'), num('leaseEnd')];
-      if (
-        name &&
-        principal &&
-        tokenId &&
-        caller &&
-        patTarget &&
-        role &&
-        issuedAt !== undefined &&
-        leaseEnd !== undefined
-      )
-        out.set(name, { name, principal, tokenId, caller, patTarget, role, issuedAt, leaseEnd });
+      const entry = indexEntryFromItem(item);
+      if (entry) out.set(entry.name, entry);
     }
     return out;
   }
@@ -365,6 +346,26 @@ export class PatLeaseStore {
     if (lease) await remove(lease.principal, lease.tokenId);
     await remove(indexPartition(connection, user), name);
   }
+}
+
+/** An index item, or undefined when the item is anything else (every attribute is checked). */
+function indexEntryFromItem(item: Record<string, AttributeValue>): PatIndexEntry | undefined {
+  const { str, num } = attributesOf(item);
+  const fields = {
+    name: str('tokenId'),
+    principal: str('owner'),
+    tokenId: str('ownerTokenId'),
+    caller: str('caller'),
+    patTarget: str('patTarget'),
+    role: str('role'),
+  };
+  const times = { issuedAt: num('issuedAt'), leaseEnd: num('leaseEnd') };
+  if (Object.values(fields).some((v) => !v) || Object.values(times).some((v) => v === undefined))
+    return undefined;
+  return {
+    ...(fields as Record<keyof typeof fields, string>),
+    ...(times as Record<keyof typeof times, number>),
+  };
 }
 
 /** A lease item, or undefined when the item is anything else (every attribute is checked). */

@@ -1,5 +1,5 @@
 import type { Config, PatTarget } from '../config/schema';
-import { listPats, removePat } from '../snowflake/programmatic-access-token';
+import { countsTowardCap, type ListedPat, listPats, removePat } from '../snowflake/programmatic-access-token';
 import type { SqlApiClient } from '../snowflake/sql-api';
 import type { AuthorizedTarget } from '../vending/policy';
 import type { RevocationList } from '../vending/revocations';
@@ -108,7 +108,7 @@ export async function sweepPats(options: SweepOptions): Promise<UserSweep[]> {
       for (const token of tokens) {
         listed.add(token.name);
         const parsed = parsePatName(token.name, options.tag);
-        const live = token.status !== 'EXPIRED' && (token.expiresAt?.getTime() ?? Infinity) > now();
+        const live = countsTowardCap(token, now());
         if (!parsed) {
           if (live) counted += 1;
           continue;
@@ -159,7 +159,7 @@ export async function sweepPats(options: SweepOptions): Promise<UserSweep[]> {
 }
 
 function reasonToRemove(
-  token: { readonly status: string; readonly createdOn?: Date; readonly expiresAt?: Date },
+  token: ListedPat,
   nameLeaseEnd: number,
   entry: PatIndexEntry | undefined,
   targets: readonly [string, PatTarget][],
@@ -167,7 +167,7 @@ function reasonToRemove(
   now: number,
   graceMs = ORPHAN_GRACE_MS,
 ): RemovalReason | undefined {
-  if (token.status === 'EXPIRED' || (token.expiresAt && token.expiresAt.getTime() <= now)) return 'expired';
+  if (!countsTowardCap(token, now)) return 'expired';
   if (!entry) {
     const created = token.createdOn?.getTime();
     // Mid-mint (its lease not written yet) for up to the grace; the name's lease end is a backstop.

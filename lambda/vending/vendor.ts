@@ -208,7 +208,7 @@ export class TokenVendor {
         ...auditOf(target, value, cache),
         ...(pat.statementHandle ? { statementHandle: pat.statementHandle } : {}),
         ...(pat.requestId ? { snowflakeRequestId: pat.requestId } : {}),
-        snowflakeAuth: connection?.workloadIdentity ? 'wif' : 'keypair',
+        snowflakeAuth: this.#snowflakeAuth(target.target.connection),
       },
     };
   }
@@ -253,9 +253,7 @@ export class TokenVendor {
         ...auditOf(target, value, cache),
         statementHandle: token.statementHandle,
         snowflakeRequestId: token.requestId,
-        snowflakeAuth: this.#deps.config.connections[instance.connection]?.workloadIdentity
-          ? 'wif'
-          : 'keypair',
+        snowflakeAuth: this.#snowflakeAuth(instance.connection),
       },
     };
   }
@@ -301,6 +299,11 @@ export class TokenVendor {
   #shared<T>(): { cache: SharedTokenCache; codec: Codec<T> } | undefined {
     // The codec is JSON with dates: the same for every token type.
     return this.#sharedLevel as { cache: SharedTokenCache; codec: Codec<T> } | undefined;
+  }
+
+  /** How the vendor signs in to Snowflake on a connection, for the audit record. */
+  #snowflakeAuth(connectionName: string): 'wif' | 'keypair' {
+    return this.#deps.config.connections[connectionName]?.workloadIdentity ? 'wif' : 'keypair';
   }
 
   #signerOf(connectionName: string): Signer {
